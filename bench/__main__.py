@@ -1,0 +1,304 @@
+"""The command line: ``python -m bench {list,env,run,resume,summary}``.
+
+The only place that exits the process. Bad input gets one line naming what was
+expected and exit status 2; nothing here imports a framework.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import NoReturn
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import models
+from bench import backends, environment, summary
+from bench.backends.base import ADAM, LOSS
+from bench.cells import (
+    DEVICES,
+    MODES,
+    Cell,
+    backends_for_device,
+    expand,
+    parse_batch_sizes,
+    parse_names,
+)
+from bench.profiles import PRECISION_POLICY, PROFILE_NAMES, Settings, available_cores, settings_for
+from bench.profiles import describe as describe_profile
+from bench.results import (
+    RUN_FILE,
+    SCHEMA_VERSION,
+    load_run,
+    new_run_dir,
+    utc_now,
+    write_json_atomic,
+)
+from bench.runner import Runner
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m bench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser(
+        "list", help="models, backends (and whether they can run here), devices, profiles"
+    )
+    sub.add_parser("env", help="print what run.json records about this machine, as JSON")
+
+    run = sub.add_parser("run", help="run a matrix of cells, one fresh process each")
+    run.add_argument("--device", choices=DEVICES, default="cpu")
+    run.add_argument("--models", default="all", help="comma-separated, or 'all' (default)")
+    run.add_argument(
+        "--backends",
+        default="all",
+        help="comma-separated, or 'all' (default: every backend for --device)",
+    )
+    run.add_argument("--modes", default="all", help="infer, train, or 'all' (default)")
+    run.add_argument(
+        "--batch-sizes", help="e.g. 1,8,64 (default: each model's size for the profile)"
+    )
+    run.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
+    run.add_argument("--out-dir", type=Path, default=Path("results"))
+    run.add_argument(
+        "--timeout", type=positive_seconds, help="seconds per cell (default: the profile's)"
+    )
+    run.add_argument(
+        "--threads",
+        type=positive_int,
+        help=f"CPU threads for every framework (default: all {available_cores()} cores)",
+    )
+
+    resume = sub.add_parser(
+        "resume", help="run the cells of an interrupted run that have no result"
+    )
+    resume.add_argument("run_dir", type=Path)
+
+    show = sub.add_parser("summary", help="print the summary table of a stored run")
+    show.add_argument("run_dir", type=Path)
+    show.add_argument("--markdown", action="store_true", help="as a Markdown table")
+    return parser
+
+
+def cmd_list(out: Console) -> int:
+    t = Table(title="models", title_justify="left")
+    for col in ("model", "quick (batch)", "full (batch)"):
+        t.add_column(col, overflow="fold")
+    for name in models.MODEL_NAMES:
+        spec = models.spec(name)
+        t.add_row(
+            name,
+            *(f"{spec.describe(spec.PROFILES[p])} ({spec.BATCH_SIZE[p]})" for p in PROFILE_NAMES),
+        )
+    out.print(t)
+
+    cuda_reason = environment.cuda_unavailable_reason()
+    t = Table(title="backends", title_justify="left")
+    for col in ("backend", "framework", "devices", "available here", "what it is"):
+        t.add_column(col, overflow="fold")
+    for info in backends.BACKENDS.values():
+        reason = backends.not_installed_reason(info.framework)
+        if reason is None and "cpu" not in info.devices and cuda_reason:
+            reason = f"needs CUDA: {cuda_reason}"
+        t.add_row(info.name, info.framework, ",".join(info.devices), reason or "yes", info.summary)
+    out.print(t)
+
+    t = Table(title="devices", title_justify="left")
+    t.add_column("device")
+    t.add_column("available here", overflow="fold")
+    t.add_row("cpu", f"yes ({environment.cpu_model()}, {available_cores()} cores)")
+    gpus, _ = environment.gpus()
+    t.add_row("cuda", ", ".join(g["name"] for g in gpus) if gpus else f"no: {cuda_reason}")
+    out.print(t)
+
+    t = Table(title="profiles", title_justify="left")
+    t.add_column("profile")
+    t.add_column("measurement", overflow="fold")
+    for p in PROFILE_NAMES:
+        t.add_row(p, describe_profile(p))
+    out.print(t)
+    return 0
+
+
+def run_meta(run_id: str, settings: Settings, cells: list[Cell], precision: str) -> dict:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "started_utc": utc_now(),
+        "finished_utc": None,
+        "interrupted": None,
+        "command": shlex.join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]]),
+        "cwd": str(Path.cwd()),
+        "settings": settings.to_dict(),
+        "precision_policy": {precision: PRECISION_POLICY[precision]},
+        "training_step": {"loss": LOSS, "optimizer": {"name": "Adam", **asdict(ADAM)}},
+        "environment": environment.collect(settings.threads),
+        "matrix": [c.to_dict() for c in cells],
+    }
+
+
+def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    device = args.device
+    if device == "cuda":
+        reason = environment.cuda_unavailable_reason()
+        if reason:
+            raise UsageError(
+                f"--device cuda: no CUDA device is visible ({reason}); valid here: cpu"
+            )
+    model_names = parse_names("--models", args.models, models.MODEL_NAMES)
+    backend_names = (
+        backends_for_device(device)
+        if args.backends.strip() == "all"
+        else parse_names("--backends", args.backends, tuple(backends.BACKENDS))
+    )
+    modes = parse_names("--modes", args.modes, MODES)
+    batch_sizes = parse_batch_sizes(args.batch_sizes) if args.batch_sizes else None
+    if args.threads and args.threads > available_cores():
+        raise UsageError(
+            f"--threads: {args.threads} is more than the {available_cores()} "
+            f"schedulable cores; expected 1..{available_cores()}"
+        )
+    settings = settings_for(args.profile, timeout_s=args.timeout, threads=args.threads)
+    cells = expand(model_names, backend_names, modes, device, args.profile, batch_sizes)
+
+    run_dir = new_run_dir(args.out_dir, device)
+    meta = run_meta(run_dir.name, settings, cells, "float32")
+    write_json_atomic(run_dir / RUN_FILE, meta)
+    return execute(run_dir, meta, cells, settings, out, err)
+
+
+def cmd_resume(args: argparse.Namespace, out: Console, err: Console) -> int:
+    run = load_run(args.run_dir)
+    if "matrix" not in run.meta:
+        raise UsageError(f"{args.run_dir}: run.json has no matrix to resume")
+    settings = Settings.from_dict(run.meta["settings"])
+    cells = [Cell.from_dict(c) for c in run.meta["matrix"]]
+    run.meta.setdefault("resumed_utc", []).append(utc_now())
+    return execute(run.path, run.meta, cells, settings, out, err)
+
+
+def execute(
+    run_dir: Path, meta: dict, cells: list[Cell], settings: Settings, out: Console, err: Console
+) -> int:
+    runner = Runner(run_dir, meta["run_id"], settings)
+    todo = runner.pending(cells)
+    err.print(f"graphbench: {len(todo)} cell(s) into {run_dir}")
+    interrupted = False
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("", total=len(todo))
+
+        def on_start(cell: Cell) -> None:
+            progress.update(task, description=cell.label())
+
+        def on_done(record: dict) -> None:
+            mark = "[green]ok[/]" if record["status"] == "ok" else f"[red]{record['status']}[/]"
+            detail = (
+                f"{record['latency_ms']['median']:.3g} ms, "
+                f"first call {record['first_call_s']:.3g} s"
+                if record["status"] == "ok"
+                else (record.get("error") or "")
+            )
+            progress.console.print(
+                f"{mark} {Cell.from_dict(record).label()}: {detail}", markup=True, highlight=False
+            )
+            progress.advance(task)
+
+        try:
+            runner.run(todo, on_start, on_done)
+        except KeyboardInterrupt:
+            interrupted = True
+    meta["finished_utc"] = utc_now()
+    meta["interrupted"] = interrupted
+    write_json_atomic(run_dir / RUN_FILE, meta)
+
+    run = load_run(run_dir)
+    out.print(summary.table(run.cells, title=f"run {run.run_id}"))
+    if interrupted:
+        err.print(
+            f"interrupted: finished cells are kept; continue with: python -m bench resume {run_dir}"
+        )
+    print(run_dir, flush=True)
+    return EXIT_INTERRUPTED if interrupted else 0
+
+
+def cmd_summary(args: argparse.Namespace, out: Console) -> int:
+    run = load_run(args.run_dir)
+    if args.markdown:
+        print(summary.markdown(run.cells))
+    else:
+        out.print(summary.table(run.cells, title=f"run {run.run_id}"))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Wide enough for the summary table when stdout is a file or a pipe (CI logs, notes).
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "list":
+            return cmd_list(out)
+        if args.command == "env":
+            env = {
+                "environment": environment.collect(),
+                "precision_policy": PRECISION_POLICY,
+                "settings": {p: settings_for(p).to_dict() for p in PROFILE_NAMES},
+            }
+            print(json.dumps(env, indent=2))
+            return 0
+        if args.command == "run":
+            return cmd_run(args, out, err)
+        if args.command == "resume":
+            return cmd_resume(args, out, err)
+        if args.command == "summary":
+            return cmd_summary(args, out)
+        raise UsageError(f"unknown command {args.command!r}")
+    except (UsageError, ValueError) as exc:  # SchemaError is a ValueError
+        print(f"graphbench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

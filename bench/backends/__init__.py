@@ -1,0 +1,114 @@
+"""The backend registry: names -> where the class lives, without importing any framework.
+
+The parent process lists, validates and expands the matrix from this table alone;
+only a worker imports a backend's module (and with it, its framework).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.backends.base import Backend
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    framework: str
+    target: str  # "module:Class"
+    summary: str
+    devices: tuple[str, ...] = ("cpu", "cuda")
+    # False for the framework's eager baseline; True where a graph is traced/compiled
+    # once and replayed (the first call pays for it).
+    static: bool = True
+
+
+# What each framework needs installed, and the extra that installs it.
+FRAMEWORK_PACKAGES: dict[str, tuple[str, ...]] = {
+    "torch": ("torch",),
+    "jax": ("jax", "jaxlib", "optax"),
+    "tf": ("tensorflow",),
+}
+
+# Environment for a worker of each framework: keep TensorFlow's INFO chatter out of
+# the stderr tail that explains a failure.
+FRAMEWORK_ENV: dict[str, dict[str, str]] = {
+    "torch": {},
+    "jax": {},
+    "tf": {"TF_CPP_MIN_LOG_LEVEL": "1"},
+}
+
+_T = "bench.backends.torch_backends:"
+_J = "bench.backends.jax_backends:"
+_F = "bench.backends.tf_backends:"
+
+BACKENDS: dict[str, BackendInfo] = {
+    info.name: info
+    for info in (
+        BackendInfo("torch-eager", "torch", _T + "TorchEager", "PyTorch eager", static=False),
+        BackendInfo(
+            "torch-compile", "torch", _T + "TorchCompile", "torch.compile, inductor, default mode"
+        ),
+        BackendInfo(
+            "torch-compile-max-autotune",
+            "torch",
+            _T + "TorchCompileMaxAutotune",
+            "torch.compile, inductor, mode='max-autotune'",
+        ),
+        BackendInfo(
+            "torch-compile-reduce-overhead",
+            "torch",
+            _T + "TorchCompileReduceOverhead",
+            "torch.compile, inductor, mode='reduce-overhead' (CUDA graphs)",
+            devices=("cuda",),
+        ),
+        BackendInfo("torchscript", "torch", _T + "TorchScript", "torch.jit.script"),
+        BackendInfo(
+            "jax-eager", "jax", _J + "JaxEager", "JAX op by op (jit disabled)", static=False
+        ),
+        BackendInfo("jax-jit", "jax", _J + "JaxJit", "jax.jit of the whole step"),
+        BackendInfo("tf-eager", "tf", _F + "TfEager", "TensorFlow eager", static=False),
+        BackendInfo("tf-graph", "tf", _F + "TfGraph", "tf.function (graph)"),
+        BackendInfo("tf-xla", "tf", _F + "TfXla", "tf.function(jit_compile=True) (XLA)"),
+    )
+}
+
+_EAGER: dict[str, str] = {
+    info.framework: info.name for info in BACKENDS.values() if not info.static
+}
+
+
+def get(name: str) -> BackendInfo:
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown backend {name!r}; expected one of: {', '.join(BACKENDS)}"
+        ) from None
+
+
+def eager_baseline(framework: str) -> str:
+    """The eager backend of a framework: what its static backends are compared against."""
+    return _EAGER[framework]
+
+
+def missing_packages(framework: str) -> list[str]:
+    """The framework's packages that are not installed (found without importing them)."""
+    return [p for p in FRAMEWORK_PACKAGES[framework] if importlib.util.find_spec(p) is None]
+
+
+def not_installed_reason(framework: str) -> str | None:
+    missing = missing_packages(framework)
+    if not missing:
+        return None
+    return f"{', '.join(missing)} not installed (pip install 'graphbench[{framework}]')"
+
+
+def load(name: str) -> type[Backend]:
+    """Import a backend's class (and with it, its framework). Worker side only."""
+    module_name, class_name = get(name).target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)

@@ -1,0 +1,99 @@
+"""The interface every backend implements. Framework code lives only in subclasses."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+import models
+
+
+@dataclass(frozen=True)
+class Adam:
+    """The training step's optimizer, the same in every framework (set explicitly there)."""
+
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+
+ADAM = Adam()
+LOSS = "mean cross-entropy over every predicted position"
+
+
+class Backend(abc.ABC):
+    """One execution style of one framework: builds a model's step and runs it.
+
+    The worker calls, in order: ``configure`` (class level, before anything runs),
+    ``build``, ``put``, then ``step``/``sync`` many times. ``step`` only enqueues work;
+    ``sync`` waits for the device, so a timed step is ``step`` followed by ``sync``.
+    """
+
+    name: ClassVar[str]
+    framework: ClassVar[str]
+    # Which counter ``peak_device_bytes`` reads, for the results' provenance.
+    device_memory_counter: ClassVar[str | None] = None
+
+    @classmethod
+    @abc.abstractmethod
+    def configure(cls, device: str, threads: int, precision: str, cache_dir: str) -> dict[str, Any]:
+        """Set threads, numerics and compile caches (under ``cache_dir``) before any work.
+
+        Returns what was set, for the results.
+        """
+
+    @classmethod
+    @abc.abstractmethod
+    def framework_version(cls) -> str: ...
+
+    @classmethod
+    @abc.abstractmethod
+    def unavailable_reason(cls, device: str) -> str | None:
+        """None if this backend can run on ``device`` here, else why not (one line)."""
+
+    @classmethod
+    def is_out_of_memory(cls, exc: BaseException) -> bool:
+        return isinstance(exc, MemoryError)
+
+    @abc.abstractmethod
+    def build(
+        self, model: str, cfg: Any, params: dict[str, np.ndarray], mode: str, device: str
+    ) -> None:
+        """Load params and prepare the infer or train step (wrap in jit/compile/graph here)."""
+
+    @abc.abstractmethod
+    def put(self, batch: tuple[np.ndarray, np.ndarray]) -> Any:
+        """Host batch (inputs, targets) -> device inputs for ``step``; untimed."""
+
+    @abc.abstractmethod
+    def step(self, inputs: Any) -> Any:
+        """One inference (returns logits) or training step (returns the loss); never syncs."""
+
+    @abc.abstractmethod
+    def sync(self, out: Any) -> None:
+        """Wait until ``out`` and every effect of the step (e.g. updated weights) is done."""
+
+    @abc.abstractmethod
+    def to_numpy(self, out: Any) -> np.ndarray:
+        """A step's output on the host, for the parity check."""
+
+    @abc.abstractmethod
+    def export_params(self) -> dict[str, np.ndarray]:
+        """Current weights (and buffers) in canonical names and layouts."""
+
+    def compilations(self) -> int | None:
+        """Graphs traced/compiled so far (the framework's own counter); None where none are."""
+        return None
+
+    def peak_device_bytes(self) -> int | None:
+        """Peak bytes of the framework's device allocator, or None on CPU."""
+        return None
+
+    @staticmethod
+    def implementation(model: str, framework: str):
+        return models.implementation(model, framework)

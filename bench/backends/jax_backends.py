@@ -1,0 +1,154 @@
+"""JAX backends: op by op (jit disabled) and jax.jit of the whole step.
+
+The train step is one pure function (loss, grad, optax Adam update); jax-jit compiles
+it with the params, model state and optimizer state donated, so XLA updates them in
+place, as a real training loop would.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import metadata
+from typing import Any
+
+import jax
+import numpy as np
+import optax
+
+from bench.backends.base import ADAM, Backend
+
+
+def cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    flat = logits.reshape(-1, logits.shape[-1])
+    return optax.softmax_cross_entropy_with_integer_labels(flat, targets.reshape(-1)).mean()
+
+
+class JaxBackend(Backend):
+    framework = "jax"
+    device_memory_counter = "jax Device.memory_stats()['peak_bytes_in_use']"
+
+    @classmethod
+    def configure(cls, device: str, threads: int, precision: str, cache_dir: str) -> dict[str, Any]:
+        # Only the platform asked for is initialised (no GPU probing for a CPU cell).
+        jax.config.update("jax_platforms", "cpu" if device == "cpu" else "cuda")
+        jax.config.update("jax_default_matmul_precision", "highest")  # no TF32/bf16 passes
+        # JAX has no thread-count API: XLA:CPU sizes its pool from the schedulable
+        # CPUs, which the worker has already limited with sched_setaffinity.
+        # Its persistent compilation cache is off unless configured, so compiles are cold.
+        return {
+            "xla_cpu_threads": "schedulable CPUs (process affinity)",
+            "jax_default_matmul_precision": "highest",
+            "jax_compilation_cache_dir": jax.config.values.get("jax_compilation_cache_dir"),
+        }
+
+    @classmethod
+    def framework_version(cls) -> str:
+        return (
+            f"jax {jax.__version__}, jaxlib {metadata.version('jaxlib')}, optax {optax.__version__}"
+        )
+
+    @classmethod
+    def unavailable_reason(cls, device: str) -> str | None:
+        platform = "cpu" if device == "cpu" else "gpu"
+        try:
+            jax.devices(platform)
+        except RuntimeError as exc:
+            return f"JAX has no {platform} backend here ({str(exc).splitlines()[0]})"
+        return None
+
+    @classmethod
+    def is_out_of_memory(cls, exc: BaseException) -> bool:
+        return isinstance(exc, MemoryError) or "RESOURCE_EXHAUSTED" in str(exc)
+
+    def build(self, model, cfg, params, mode, device) -> None:
+        impl = self.implementation(model, "jax")
+        self.impl, self.cfg, self.mode = impl, cfg, mode
+        self.device = jax.devices("cpu" if device == "cpu" else "gpu")[0]
+        self.prepare_input = getattr(impl, "prepare_input", lambda x: x)
+        model_params, model_state = impl.build(cfg, params)
+        self.params = jax.device_put(model_params, self.device)
+        self.state = jax.device_put(model_state, self.device)
+        apply = functools.partial(impl.apply, cfg)
+
+        if mode == "infer":
+
+            def infer_step(params, state, x):
+                logits, _ = apply(params, state, x, False)
+                return logits
+
+            self._infer = self.wrap(infer_step, donate=())
+            return
+
+        optimizer = optax.adam(learning_rate=ADAM.lr, b1=ADAM.beta1, b2=ADAM.beta2, eps=ADAM.eps)
+        self.opt_state = jax.device_put(optimizer.init(self.params), self.device)
+
+        def train_step(params, state, opt_state, x, y):
+            def loss_fn(p):
+                logits, new_state = apply(p, state, x, True)
+                return cross_entropy(logits, y), new_state
+
+            (loss, new_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), new_state, opt_state, loss
+
+        self._train = self.wrap(train_step, donate=(0, 1, 2))
+
+    def wrap(self, fn, donate: tuple[int, ...]):
+        return fn
+
+    def put(self, batch):
+        x, y = batch
+        return (
+            jax.device_put(np.ascontiguousarray(self.prepare_input(x)), self.device),
+            jax.device_put(y, self.device),
+        )
+
+    def step(self, inputs):
+        x, y = inputs
+        if self.mode == "infer":
+            return self._infer(self.params, self.state, x)
+        self.params, self.state, self.opt_state, loss = self._train(
+            self.params, self.state, self.opt_state, x, y
+        )
+        return loss
+
+    def sync(self, out) -> None:
+        # JAX dispatches asynchronously: wait for the output and, after a train step,
+        # for the updated weights and optimizer state too.
+        if self.mode == "infer":
+            jax.block_until_ready(out)
+        else:
+            jax.block_until_ready((out, self.params, self.state, self.opt_state))
+
+    def to_numpy(self, out) -> np.ndarray:
+        return np.asarray(out, dtype=np.float32)
+
+    def export_params(self) -> dict[str, np.ndarray]:
+        return self.impl.export(self.cfg, self.params, self.state)
+
+    def peak_device_bytes(self) -> int | None:
+        if self.device.platform == "cpu":
+            return None
+        stats = self.device.memory_stats() or {}
+        peak = stats.get("peak_bytes_in_use")
+        return None if peak is None else int(peak)
+
+
+class JaxEager(JaxBackend):
+    name = "jax-eager"
+
+    def step(self, inputs):
+        # Every jnp call dispatches one op; optax's internal jits are disabled too.
+        with jax.disable_jit():
+            return super().step(inputs)
+
+
+class JaxJit(JaxBackend):
+    name = "jax-jit"
+
+    def wrap(self, fn, donate: tuple[int, ...]):
+        self._jitted = jax.jit(fn, donate_argnums=donate)
+        return self._jitted
+
+    def compilations(self) -> int | None:
+        return int(self._jitted._cache_size())  # type: ignore[attr-defined]  # one entry per traced-and-compiled signature

@@ -1,0 +1,157 @@
+"""TensorFlow backends: eager, tf.function (graph) and tf.function(jit_compile=True) (XLA).
+
+Adam is written out here rather than taken from Keras: Keras adds epsilon to sqrt(v)
+before bias correction, PyTorch and optax after it. Writing the PyTorch/optax form
+keeps the three frameworks on one algorithm (the cross-framework test checks it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from bench.backends.base import ADAM, Backend
+
+
+class Adam(tf.Module):
+    """torch.optim.Adam's update: p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)."""
+
+    def __init__(self, variables: list[tf.Variable]):
+        super().__init__()
+        self.variables_ = variables
+        self.t = tf.Variable(0.0, trainable=False, name="adam_t")
+        self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+        self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+
+    def apply(self, grads: list[tf.Tensor]) -> None:
+        self.t.assign_add(1.0)
+        correction1 = 1.0 - tf.pow(ADAM.beta1, self.t)
+        correction2 = 1.0 - tf.pow(ADAM.beta2, self.t)
+        step_size = ADAM.lr / correction1
+        for var, g, m, v in zip(self.variables_, grads, self.m, self.v, strict=True):
+            m.assign(ADAM.beta1 * m + (1.0 - ADAM.beta1) * g)
+            v.assign(ADAM.beta2 * v + (1.0 - ADAM.beta2) * tf.square(g))
+            denom = tf.sqrt(v) / tf.sqrt(correction2) + ADAM.eps
+            var.assign_sub(step_size * m / denom)
+
+
+def cross_entropy(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+    flat = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
+    per_position = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.reshape(targets, [-1]), logits=flat
+    )
+    return tf.reduce_mean(per_position)
+
+
+class TfBackend(Backend):
+    framework = "tf"
+    device_memory_counter = "tf.config.experimental.get_memory_info('GPU:0')['peak']"
+
+    @classmethod
+    def configure(cls, device: str, threads: int, precision: str, cache_dir: str) -> dict[str, Any]:
+        if device == "cpu":
+            tf.config.set_visible_devices([], "GPU")
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        # Neither tf.function nor XLA keeps a persistent compile cache by default: cold.
+        return {
+            "tf.config.threading.intra_op_parallelism_threads": threads,
+            "tf.config.threading.inter_op_parallelism_threads": threads,
+            "tensor_float_32_execution": False,
+        }
+
+    @classmethod
+    def framework_version(cls) -> str:
+        return tf.__version__
+
+    @classmethod
+    def unavailable_reason(cls, device: str) -> str | None:
+        if device == "cuda" and not tf.config.list_physical_devices("GPU"):
+            return f"this TensorFlow build ({tf.__version__}) sees no GPU"
+        return None
+
+    @classmethod
+    def is_out_of_memory(cls, exc: BaseException) -> bool:
+        return isinstance(exc, (MemoryError, tf.errors.ResourceExhaustedError))
+
+    def build(self, model, cfg, params, mode, device) -> None:
+        impl = self.implementation(model, "tf")
+        self.impl, self.cfg, self.mode = impl, cfg, mode
+        self.device_name = "/CPU:0" if device == "cpu" else "/GPU:0"
+        self.prepare_input = getattr(impl, "prepare_input", lambda x: x)
+        with tf.device(self.device_name):
+            self.model = impl.build(cfg, params)
+            if mode == "infer":
+
+                def infer_step(x):
+                    return self.model(x, training=False)
+
+                self._step = self.wrap(infer_step)
+                return
+
+            variables = list(self.model.trainable_variables)
+            self.optimizer = Adam(variables)
+
+            def train_step(x, y):
+                with tf.GradientTape() as tape:
+                    loss = cross_entropy(self.model(x, training=True), y)
+                grads = tape.gradient(loss, variables)
+                self.optimizer.apply(grads)
+                return loss
+
+            self._step = self.wrap(train_step)
+
+    def wrap(self, fn):
+        return fn
+
+    def put(self, batch):
+        x, y = batch
+        with tf.device(self.device_name):
+            # tf.identity moves the host constant onto the device before timing starts.
+            x = tf.identity(tf.constant(np.ascontiguousarray(self.prepare_input(x))))
+            y = tf.identity(tf.constant(y))
+        return x, y
+
+    def step(self, inputs):
+        x, y = inputs
+        with tf.device(self.device_name):
+            return self._step(x) if self.mode == "infer" else self._step(x, y)
+
+    def sync(self, out) -> None:
+        # Waits for every op queued on every device (variable updates included).
+        tf.test.experimental.sync_devices()
+
+    def to_numpy(self, out) -> np.ndarray:
+        return np.asarray(out.numpy(), dtype=np.float32)
+
+    def export_params(self) -> dict[str, np.ndarray]:
+        return self.impl.export(self.cfg, self.model)
+
+    def peak_device_bytes(self) -> int | None:
+        if self.device_name.startswith("/CPU"):
+            return None
+        return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+
+
+class TfEager(TfBackend):
+    name = "tf-eager"
+
+
+class TfGraph(TfBackend):
+    name = "tf-graph"
+    jit_compile = False
+
+    def wrap(self, fn):
+        self._function = tf.function(fn, jit_compile=self.jit_compile)
+        return self._function
+
+    def compilations(self) -> int | None:
+        return int(self._function.experimental_get_tracing_count())
+
+
+class TfXla(TfGraph):
+    name = "tf-xla"
+    jit_compile = True

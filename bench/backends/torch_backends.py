@@ -1,0 +1,178 @@
+"""PyTorch backends: eager, torch.compile (three modes) and TorchScript.
+
+All share one infer step and one train step (cross-entropy + backward + Adam); they
+differ only in how that step is wrapped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.backends.base import ADAM, Backend
+
+
+class TorchBackend(Backend):
+    framework = "torch"
+    device_memory_counter = "torch.cuda.max_memory_allocated"
+
+    @classmethod
+    def configure(cls, device: str, threads: int, precision: str, cache_dir: str) -> dict[str, Any]:
+        # Fresh Inductor/Triton caches per worker: a compile is measured cold, never
+        # served by whatever an earlier run left in /tmp.
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(cache_dir) / "inductor")
+        os.environ["TRITON_CACHE_DIR"] = str(Path(cache_dir) / "triton")
+        torch.set_num_threads(threads)
+        # Raises once inter-op work has started in this process (only in tests).
+        with contextlib.suppress(RuntimeError):
+            torch.set_num_interop_threads(threads)
+        # float32 means float32: no TF32 tensor-core math in matmuls or convolutions.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
+        return {
+            "torch.get_num_threads": torch.get_num_threads(),
+            "torch.get_num_interop_threads": torch.get_num_interop_threads(),
+            "torch.backends.cuda.matmul.allow_tf32": False,
+            "torch.backends.cudnn.allow_tf32": False,
+            "torch.backends.cudnn.benchmark": torch.backends.cudnn.benchmark,
+        }
+
+    @classmethod
+    def framework_version(cls) -> str:
+        return torch.__version__
+
+    @classmethod
+    def unavailable_reason(cls, device: str) -> str | None:
+        if device == "cuda" and not torch.cuda.is_available():
+            return f"this torch build ({torch.__version__}) sees no CUDA device"
+        return None
+
+    @classmethod
+    def is_out_of_memory(cls, exc: BaseException) -> bool:
+        return isinstance(exc, (MemoryError, torch.OutOfMemoryError))
+
+    def build(self, model, cfg, params, mode, device) -> None:
+        impl = self.implementation(model, "torch")
+        self.device = torch.device(device)
+        self.mode = mode
+        self.cfg = cfg
+        self.impl = impl
+        self.prepare_input = getattr(impl, "prepare_input", lambda x: x)
+        self.module = impl.build(cfg, params).to(self.device)
+        if mode == "infer":
+            self.module.eval()
+            self._step = self.wrap(self.wrap_module(self.module), mode)
+        else:
+            self.module.train()
+            net = self.wrap_module(self.module)
+            optimizer = torch.optim.Adam(
+                self.module.parameters(),
+                lr=ADAM.lr,
+                betas=(ADAM.beta1, ADAM.beta2),
+                eps=ADAM.eps,
+                weight_decay=ADAM.weight_decay,
+            )
+
+            def train_step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+                optimizer.zero_grad(set_to_none=True)
+                logits = net(x)
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+                loss.backward()
+                optimizer.step()
+                return loss.detach()
+
+            self._step = self.wrap(train_step, mode)
+
+    def wrap_module(self, module: torch.nn.Module):
+        """Hook for backends that transform the module itself (TorchScript)."""
+        return module
+
+    def wrap(self, fn, mode: str):
+        """Hook for backends that wrap the whole step (torch.compile)."""
+        return fn
+
+    def put(self, batch):
+        x, y = batch
+        x = torch.from_numpy(np.ascontiguousarray(self.prepare_input(x))).to(self.device)
+        y = torch.from_numpy(y.astype(np.int64)).to(self.device)
+        return x, y
+
+    def step(self, inputs):
+        x, y = inputs
+        if self.mode == "infer":
+            with torch.inference_mode():
+                return self._step(x)
+        return self._step(x, y)
+
+    def sync(self, out) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def to_numpy(self, out) -> np.ndarray:
+        return out.detach().float().cpu().numpy()
+
+    def export_params(self) -> dict[str, np.ndarray]:
+        return self.impl.export(self.cfg, self.module)
+
+    def peak_device_bytes(self) -> int | None:
+        if self.device.type != "cuda":
+            return None
+        return int(torch.cuda.max_memory_allocated(self.device))
+
+
+class TorchEager(TorchBackend):
+    name = "torch-eager"
+
+
+class TorchCompile(TorchBackend):
+    name = "torch-compile"
+    compile_mode: str | None = None  # inductor's default
+
+    def wrap(self, fn, mode: str):
+        # The whole step is handed to dynamo: in train mode it breaks the graph at
+        # backward(), compiles forward+backward through AOTAutograd and the optimizer
+        # step as its own graph.
+        return torch.compile(fn, mode=self.compile_mode)
+
+    def compilations(self) -> int | None:
+        # Dynamo's count of distinct graphs compiled in this process (graph breaks and
+        # recompiles each add one).
+        return int(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+
+
+class TorchCompileMaxAutotune(TorchCompile):
+    name = "torch-compile-max-autotune"
+    compile_mode = "max-autotune"
+
+
+class TorchCompileReduceOverhead(TorchCompile):
+    name = "torch-compile-reduce-overhead"
+    compile_mode = "reduce-overhead"
+
+    @classmethod
+    def unavailable_reason(cls, device: str) -> str | None:
+        if device != "cuda":
+            return "mode='reduce-overhead' replays CUDA graphs: CUDA only"
+        return super().unavailable_reason(device)
+
+    def step(self, inputs):
+        # CUDA-graph trees reuse output memory between replays; mark each step's start
+        # so a training loop's previous outputs are not treated as still alive.
+        torch.compiler.cudagraph_mark_step_begin()
+        return super().step(inputs)
+
+
+class TorchScript(TorchBackend):
+    name = "torchscript"
+
+    def wrap_module(self, module: torch.nn.Module):
+        # The profiling executor specialises and optimises the graph over the first
+        # calls; the worker's warm-up runs them before any sample is taken.
+        return torch.jit.script(module)

@@ -1,0 +1,148 @@
+"""Child side: runs exactly one cell in a fresh process and writes its result.
+
+``python -m bench.worker JOB.json RESULT.json``. The job holds the cell, the settings,
+the path of the expected output and a record skeleton. The result file is rewritten
+after each stage, so if the parent must kill this process (timeout) what was already
+measured (e.g. the first call) survives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from bench import backends
+from bench.backends.base import Backend
+from bench.cells import Cell
+from bench.expected import inputs
+from bench.memory import HOST_RSS_COUNTER, peak_rss_bytes
+from bench.profiles import Settings
+from bench.results import write_json_atomic
+from bench.stats import max_rel_err, summarize
+from bench.timing import Clock, default_clock, pipelined, repeat_steps, timed_step
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def measure(
+    cell: Cell,
+    settings: Settings,
+    backend: Backend,
+    expected: np.ndarray,
+    record: dict,
+    checkpoint: Callable[[], None] = lambda: None,
+    clock: Clock = default_clock,
+) -> None:
+    """Build, first call, parity, warm-up, samples, pipelined throughput: into ``record``."""
+    cfg, params, batch = inputs(cell.model, cell.profile, cell.batch_size, settings.seed)
+
+    start = clock()
+    backend.build(cell.model, cfg, params, cell.mode, cell.device)
+    record["build_s"] = clock() - start
+    data = backend.put(batch)
+
+    # The first call is where tracing and compilation happen: timed on its own.
+    out, record["first_call_s"] = timed_step(backend.step, backend.sync, data, clock)
+    err = max_rel_err(backend.to_numpy(out), expected)
+    record["parity_max_rel_err"] = err
+    record["parity_tolerance"] = settings.parity_tolerance
+    record["parity_output"] = "logits" if cell.mode == "infer" else "loss"
+    if not err <= settings.parity_tolerance:
+        # A backend that disagrees with the reference is reported, never timed.
+        record["status"] = "mismatch"
+        record["error"] = (
+            f"max relative error {err:.3g} of the first {record['parity_output']} exceeds "
+            f"the tolerance {settings.parity_tolerance:g}"
+        )
+        return
+    checkpoint()
+
+    warmup = repeat_steps(
+        backend.step, backend.sync, data, clock, settings.warmup_steps, settings.warmup_min_s
+    )
+    record["warmup_ms"] = [s * 1e3 for s in warmup]
+    samples = repeat_steps(
+        backend.step,
+        backend.sync,
+        data,
+        clock,
+        settings.min_samples,
+        settings.min_time_s,
+        settings.max_samples,
+    )
+    record["samples_ms"] = [s * 1e3 for s in samples]
+    record["latency_ms"] = summarize(record["samples_ms"])
+    checkpoint()
+
+    n_steps = len(samples)
+    seconds = pipelined(backend.step, backend.sync, data, clock, n_steps)
+    record["pipeline_steps"] = n_steps
+    record["pipeline_s"] = seconds
+    record["throughput_per_s"] = n_steps * cell.batch_size / seconds if seconds > 0 else None
+    record["compilations"] = backend.compilations()
+    record["peak_device_bytes"] = backend.peak_device_bytes()
+    record["device_memory_counter"] = (
+        backend.device_memory_counter if cell.device != "cpu" else None
+    )
+    record["status"] = "ok"
+
+
+def limit_cpus(threads: int) -> list[int]:
+    """Pin this process to ``threads`` CPUs: the one limit every framework obeys."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if threads < len(allowed):
+        os.sched_setaffinity(0, allowed[:threads])
+    return sorted(os.sched_getaffinity(0))
+
+
+def run_job(job: dict, result_path: Path) -> None:
+    cell = Cell.from_dict(job["cell"])
+    settings = Settings.from_dict(job["settings"])
+    record = job["record"]
+
+    def checkpoint() -> None:
+        record["peak_host_rss_bytes"] = peak_rss_bytes()
+        write_json_atomic(result_path, record)
+
+    record["cpu_affinity"] = limit_cpus(settings.threads)
+    record["host_memory_counter"] = HOST_RSS_COUNTER
+    backend_cls: type[Backend] | None = None
+    try:
+        backend_cls = backends.load(cell.backend)
+        record["framework_version"] = backend_cls.framework_version()
+        record["threads_set"] = backend_cls.configure(
+            cell.device, settings.threads, cell.precision, job["cache_dir"]
+        )
+        reason = backend_cls.unavailable_reason(cell.device)
+        if reason:
+            record.update(status="skipped", error=reason)
+            return
+        expected = np.load(job["expected_path"])
+        measure(cell, settings, backend_cls(), expected, record, checkpoint)
+    except Exception as exc:
+        out_of_memory = (
+            backend_cls.is_out_of_memory(exc) if backend_cls else isinstance(exc, MemoryError)
+        )
+        record.update(status="oom" if out_of_memory else "failed", error=one_line(exc))
+        traceback.print_exc()  # the parent keeps the tail of stderr with the record
+    finally:
+        checkpoint()
+
+
+def main(argv: list[str]) -> int:
+    job = json.loads(Path(argv[0]).read_text())
+    run_job(job, Path(argv[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Building blocks shared by the models, one file per framework (plus NumPy)."""

@@ -1,0 +1,34 @@
+"""JAX building blocks (channels-last, like TF)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def linear(x: jax.Array, weight: jax.Array, bias: jax.Array) -> jax.Array:
+    return x @ weight + bias  # (..., in) @ (in, out) -> (..., out)
+
+
+def conv2d(
+    x: jax.Array, weight: jax.Array, bias: jax.Array | None, stride: int = 1, padding: int = 0
+) -> jax.Array:
+    """x (B, H, W, C), weight HWIO."""
+    out = jax.lax.conv_general_dilated(
+        x,
+        weight,
+        window_strides=(stride, stride),
+        padding=[(padding, padding), (padding, padding)],
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+    return out if bias is None else out + bias
+
+
+def max_pool2d(x: jax.Array, size: int = 2) -> jax.Array:
+    window = (1, size, size, 1)
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, window, "VALID")
+
+
+def to_numpy(tree: dict) -> dict[str, np.ndarray]:
+    return {name: np.asarray(value) for name, value in tree.items()}

@@ -1,0 +1,68 @@
+"""graphbench sessions. `nox -s bench` is the main job; `nox -s tests` runs the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+
+CPU_CONSTRAINTS = "constraints/cpu.txt"
+GPU_CONSTRAINTS = "constraints/gpu.txt"
+
+
+def _install(session: nox.Session, extras: str, constraints: str = CPU_CONSTRAINTS) -> None:
+    """The one install path: this project with its extras, pinned by a constraints file."""
+    session.install("-c", constraints, f".[{extras}]")
+
+
+def _cuda_unavailable() -> str | None:
+    """Why no CUDA device is visible, or None; asked of the driver, before installing anything."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return "CUDA_VISIBLE_DEVICES hides every GPU"
+    if shutil.which("nvidia-smi") is None:
+        return "nvidia-smi not found (no NVIDIA driver)"
+    listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True)
+    if listing.returncode != 0 or "GPU" not in listing.stdout:
+        return "nvidia-smi lists no GPU"
+    return None
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite: every framework on CPU (GPU tests skip without CUDA)."""
+    _install(session, "all,test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check, ruff format --check, and mypy on bench/."""
+    _install(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmark every model on every CPU backend (quick profile) into results/."""
+    _install(session, "all")
+    session.run(
+        "python", "-m", "bench", "run", "--device", "cpu", "--profile", "quick", *session.posargs
+    )
+
+
+@nox.session(name="bench-gpu", default=False)
+def bench_gpu(session: nox.Session) -> None:
+    """Benchmark on CUDA (full profile); stops at once if no CUDA device is visible."""
+    reason = _cuda_unavailable()
+    if reason:
+        session.error(f"bench-gpu needs a CUDA device: {reason}")
+    _install(session, "all-cuda", GPU_CONSTRAINTS)
+    session.run(
+        "python", "-m", "bench", "run", "--device", "cuda", "--profile", "full", *session.posargs
+    )

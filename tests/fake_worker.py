@@ -1,0 +1,58 @@
+"""A stand-in for ``python -m bench.worker``: misbehaves as $FAKE_WORKER says."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+job = json.loads(Path(sys.argv[1]).read_text())
+result = Path(sys.argv[2])
+record = job["record"]
+behaviour = os.environ["FAKE_WORKER"]
+
+
+def write(**fields):
+    record.update(fields)
+    result.write_text(json.dumps(record))
+
+
+if behaviour == "ok":
+    write(
+        status="ok",
+        first_call_s=0.5,
+        samples_ms=[1.0, 2.0],
+        latency_ms={
+            "median": 1.5,
+            "mean": 1.5,
+            "stdev": 0.7,
+            "min": 1.0,
+            "max": 2.0,
+            "p10": 1.1,
+            "p90": 1.9,
+            "p99": 2.0,
+            "iqr": 0.5,
+            "n": 2,
+        },
+        throughput_per_s=100.0,
+    )
+elif behaviour == "crash":
+    print("loading the model", file=sys.stderr)
+    print("RuntimeError: boom in the kernel", file=sys.stderr)
+    sys.exit(3)
+elif behaviour == "segv":
+    print("about to fault", file=sys.stderr, flush=True)
+    os.kill(os.getpid(), signal.SIGSEGV)
+elif behaviour == "killed":
+    os.kill(os.getpid(), signal.SIGKILL)
+elif behaviour == "silent":
+    sys.exit(0)
+elif behaviour == "hang":
+    write(first_call_s=1.5)  # measured before the hang: must survive the timeout
+    grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    Path(os.environ["FAKE_WORKER_PIDFILE"]).write_text(str(grandchild.pid))
+    time.sleep(600)
+else:
+    raise SystemExit(f"unknown FAKE_WORKER {behaviour!r}")

@@ -1,0 +1,91 @@
+"""Test doubles: a fake clock and a no-op backend, so the harness runs without a framework."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bench.backends.base import Backend
+
+
+class FakeClock:
+    """A clock that only moves when told to: ``advance`` or a step's ``cost``."""
+
+    def __init__(self, start: float = 100.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class NoopBackend(Backend):
+    """Returns a fixed output; each step costs ``step_costs[i]`` seconds of the fake clock.
+
+    It records the order of calls, so tests can check that every timed step is synced.
+    """
+
+    name = "noop"
+    framework = "numpy"
+    default_output: np.ndarray | None = None  # for a worker that constructs it with no arguments
+
+    def __init__(
+        self,
+        clock: FakeClock | None = None,
+        output: np.ndarray | None = None,
+        step_costs=(0.01,),
+        first_cost=1.0,
+        build_cost=0.5,
+        sync_cost=0.0,
+    ):
+        self.clock = clock or FakeClock()
+        self.output = self.default_output if output is None else output
+        self.step_costs = list(step_costs)
+        self.first_cost = first_cost
+        self.build_cost = build_cost
+        self.sync_cost = sync_cost
+        self.calls: list[str] = []
+        self.n_steps = 0
+
+    @classmethod
+    def configure(cls, device, threads, precision, cache_dir) -> dict[str, Any]:
+        return {"threads": threads}
+
+    @classmethod
+    def framework_version(cls) -> str:
+        return "0"
+
+    @classmethod
+    def unavailable_reason(cls, device: str) -> str | None:
+        return None
+
+    def build(self, model, cfg, params, mode, device) -> None:
+        self.calls.append("build")
+        self.clock.advance(self.build_cost)
+
+    def put(self, batch):
+        self.calls.append("put")
+        return batch
+
+    def step(self, inputs):
+        self.calls.append("step")
+        if self.n_steps == 0:
+            cost = self.first_cost
+        else:
+            cost = self.step_costs[(self.n_steps - 1) % len(self.step_costs)]
+        self.n_steps += 1
+        self.clock.advance(cost)
+        return self.output
+
+    def sync(self, out) -> None:
+        self.calls.append("sync")
+        self.clock.advance(self.sync_cost)
+
+    def to_numpy(self, out) -> np.ndarray:
+        return np.asarray(out)
+
+    def export_params(self) -> dict[str, np.ndarray]:
+        return {}

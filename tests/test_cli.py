@@ -1,0 +1,123 @@
+"""The command line: one-line errors with exit status 2, and no framework in the parent."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import __main__ as cli
+from bench import environment
+
+GOLDEN = Path(__file__).parent / "data" / "run_v1"
+
+
+def error_of(capsys, *argv):
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2, captured
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("graphbench: error: ")
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (
+            ["run", "--models", "resnet9000"],
+            "--models: unknown 'resnet9000'; expected 'all' or a comma-separated list of: mlp, cnn",
+        ),
+        (["run", "--backends", "torch-eager,onnx"], "--backends: unknown 'onnx'"),
+        (
+            ["run", "--modes", "serve"],
+            "--modes: unknown 'serve'; expected 'all' or a comma-separated list of: infer, train",
+        ),
+        (["run", "--batch-sizes", "8,0"], "--batch-sizes: '0' is not a positive integer"),
+        (["run", "--batch-sizes", "eight"], "--batch-sizes: 'eight' is not a positive integer"),
+        (["run", "--device", "tpu"], "invalid choice: 'tpu' (choose from 'cpu', 'cuda')"),
+        (["run", "--profile", "huge"], "invalid choice: 'huge' (choose from 'quick', 'full')"),
+        (["run", "--timeout", "-5"], "expected a positive number of seconds, got '-5'"),
+        (["run", "--threads", "0"], "expected a positive integer, got '0'"),
+        (["run", "--threads", "100000"], "expected 1.."),
+        (
+            ["run", "--backends", "torch-compile-reduce-overhead"],
+            "cannot run on cpu; backends for cpu: torch-eager",
+        ),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["summary", "/nonexistent/run"], "not a graphbench run"),
+    ],
+)
+def test_bad_input_is_one_line_with_exit_2(capsys, argv, expected):
+    assert expected in error_of(capsys, *argv)
+
+
+def test_unavailable_cuda_is_refused(capsys, monkeypatch):
+    monkeypatch.setattr(environment, "cuda_unavailable_reason", lambda: "no NVIDIA driver")
+    line = error_of(capsys, "run", "--device", "cuda")
+    assert line == (
+        "graphbench: error: --device cuda: no CUDA device is visible "
+        "(no NVIDIA driver); valid here: cpu"
+    )
+
+
+def test_unknown_schema_version_is_refused(capsys, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    meta = json.loads((GOLDEN / "run.json").read_text())
+    meta["schema_version"] = 7
+    (run / "run.json").write_text(json.dumps(meta))
+    assert "schema_version 7 is not supported" in error_of(capsys, "summary", str(run))
+
+
+def test_summary_of_a_stored_run(capsys):
+    assert cli.main(["summary", str(GOLDEN), "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "| mlp | infer | 128 | torch-eager | 2 | 3.6 | 64,000 | 0.005 | 1.00x | ok (noisy) |" in out
+    )  # IQR 1 ms on a 2 ms median
+    assert (
+        "| mlp | infer | 128 | jax-jit | - | - | - | - | - | failed: worker died of SIGSEGV |"
+        in out
+    )
+
+
+def test_parent_commands_never_import_a_framework(tmp_path):
+    code = (
+        "import sys\n"
+        "from bench import __main__ as cli\n"
+        "assert cli.main(['list']) == 0\n"
+        "assert cli.main(['env']) == 0\n"
+        f"assert cli.main(['summary', {str(GOLDEN)!r}]) == 0\n"
+        "from bench.cells import expand\n"
+        "from bench.runner import Runner\n"
+        "expand(('mlp', 'cnn'), ('torch-eager', 'jax-jit', 'tf-xla'), ('infer', 'train'),\n"
+        "       'cpu', 'quick')\n"
+        "names = ('torch', 'jax', 'jaxlib', 'tensorflow', 'optax')\n"
+        "loaded = sorted(m for m in names if m in sys.modules)\n"
+        "print('LOADED', loaded)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "LOADED []" in out.stdout
+
+
+def test_env_prints_what_run_json_records(capsys):
+    assert cli.main(["env"]) == 0
+    env = json.loads(capsys.readouterr().out)
+    assert {
+        "cpu_model",
+        "cpu_count",
+        "ram_bytes",
+        "gpus",
+        "git",
+        "packages",
+        "key_packages",
+        "python",
+        "threads",
+        "environment_variables",
+    } <= set(env["environment"])
+    assert set(env["settings"]) == {"quick", "full"}
+    assert "float32" in env["precision_policy"]

@@ -1,0 +1,62 @@
+"""The CLI as a user runs it: real workers, real frameworks, a tiny matrix."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.results import load_run
+
+COMMAND = [
+    sys.executable,
+    "-m",
+    "bench",
+    "run",
+    "--device",
+    "cpu",
+    "--models",
+    "mlp",
+    "--backends",
+    "torch-eager,jax-jit,tf-graph",
+    "--modes",
+    "infer",
+]
+
+
+def test_run_prints_the_run_directory_last_and_resume_finishes_a_cut_run(tmp_path):
+    done = subprocess.run(
+        [*COMMAND, "--out-dir", str(tmp_path)], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    assert run_dir.parent == tmp_path and run_dir.is_dir()
+    assert "median ms" in done.stdout  # the summary table
+
+    run = load_run(run_dir)
+    assert [c["backend"] for c in run.cells] == ["torch-eager", "jax-jit", "tf-graph"]
+    for cell in run.cells:
+        assert cell["status"] == "ok", cell
+        assert cell["parity_max_rel_err"] < 1e-5
+        assert cell["latency_ms"]["n"] >= 10 and len(cell["samples_ms"]) == cell["latency_ms"]["n"]
+        assert cell["throughput_per_s"] > 0 and cell["first_call_s"] > 0
+        assert cell["peak_host_rss_bytes"] > 50 * 2**20
+        assert cell["framework_version"]
+    assert run.meta["finished_utc"] and run.meta["interrupted"] is False
+    assert run.meta["command"].endswith("--out-dir " + str(tmp_path))
+    assert run.meta["environment"]["key_packages"]["numpy"]
+
+    # Cut the run after its first cell, as a crash of the parent would: resume runs the rest.
+    lines = (run_dir / "cells.jsonl").read_text().splitlines()
+    (run_dir / "cells.jsonl").write_text(lines[0] + "\n")
+    resumed = subprocess.run(
+        [sys.executable, "-m", "bench", "resume", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "2 cell(s)" in resumed.stderr
+    cells = load_run(run_dir).cells
+    assert [c["backend"] for c in cells] == ["torch-eager", "jax-jit", "tf-graph"]
+    assert json.loads(lines[0]) == cells[0]  # what was measured is never rewritten
+    assert all(c["status"] == "ok" for c in cells)

@@ -1,0 +1,129 @@
+"""The parent side with a stand-in worker: every way a worker can end becomes a status."""
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import backends
+from bench.cells import Cell
+from bench.profiles import settings_for
+from bench.results import read_cells
+from bench.runner import Runner
+
+FAKE_WORKER = [sys.executable, str(Path(__file__).with_name("fake_worker.py"))]
+CELL = Cell("mlp", "torch-eager", "infer", "cpu", 2, "quick")
+
+
+def make_runner(tmp_path, timeout_s=60.0):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    settings = settings_for("quick", timeout_s=timeout_s, threads=1)
+    return Runner(run_dir, "run-1", settings, worker=FAKE_WORKER)
+
+
+@pytest.fixture(autouse=True)
+def frameworks_installed(monkeypatch):
+    # The runner skips cells whose framework is missing; these tests are about workers.
+    monkeypatch.setattr(backends, "not_installed_reason", lambda framework: None)
+
+
+def run_one(tmp_path, monkeypatch, behaviour, **kw):
+    monkeypatch.setenv("FAKE_WORKER", behaviour)
+    runner = make_runner(tmp_path, **kw)
+    [record] = runner.run([CELL])
+    assert read_cells(runner.run_dir / "cells.jsonl") == [record]
+    return record
+
+
+def test_ok_worker_result_is_appended(tmp_path, monkeypatch):
+    record = run_one(tmp_path, monkeypatch, "ok")
+    assert record["status"] == "ok"
+    assert record["latency_ms"]["median"] == 1.5
+    assert record["worker_exit_code"] == 0
+    assert record["wall_s"] > 0
+    assert "output_tail" not in record
+
+
+def test_crash_keeps_the_last_lines_of_stderr(tmp_path, monkeypatch):
+    record = run_one(tmp_path, monkeypatch, "crash")
+    assert record["status"] == "failed"
+    assert record["error"] == "worker exited with code 3: RuntimeError: boom in the kernel"
+    assert record["output_tail"][-2:] == ["loading the model", "RuntimeError: boom in the kernel"]
+
+
+def test_segfault_is_failed_with_the_signal(tmp_path, monkeypatch):
+    record = run_one(tmp_path, monkeypatch, "segv")
+    assert record["status"] == "failed"
+    assert record["error"].startswith("worker died of SIGSEGV")
+
+
+def test_sigkill_is_reported_as_oom(tmp_path, monkeypatch):
+    record = run_one(tmp_path, monkeypatch, "killed")
+    assert record["status"] == "oom"
+    assert "SIGKILL" in record["error"]
+
+
+def test_worker_without_result_is_failed(tmp_path, monkeypatch):
+    record = run_one(tmp_path, monkeypatch, "silent")
+    assert record["status"] == "failed"
+    assert "without writing a result" in record["error"]
+
+
+def test_timeout_kills_the_process_group_and_keeps_what_was_measured(tmp_path, monkeypatch):
+    pidfile = tmp_path / "grandchild.pid"
+    monkeypatch.setenv("FAKE_WORKER_PIDFILE", str(pidfile))
+    start = time.monotonic()
+    record = run_one(tmp_path, monkeypatch, "hang", timeout_s=3.0)
+    assert time.monotonic() - start < 30
+    assert record["status"] == "timeout"
+    assert "3 s timeout" in record["error"]
+    assert record["first_call_s"] == 1.5
+    grandchild = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while is_running(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not is_running(grandchild), "the worker's own child outlived the timeout"
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan may wait a while for init to reap it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    state = next(line for line in status.splitlines() if line.startswith("State:"))
+    return "zombie" not in state
+
+
+def test_missing_framework_is_skipped_without_a_worker(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        backends,
+        "not_installed_reason",
+        lambda framework: "torch not installed (pip install 'graphbench[torch]')",
+    )
+    monkeypatch.setenv("FAKE_WORKER", "crash")  # would fail if it were started
+    runner = make_runner(tmp_path)
+    [record] = runner.run([CELL])
+    assert record["status"] == "skipped"
+    assert "torch not installed" in record["error"]
+
+
+def test_failure_does_not_stop_the_run_and_resume_runs_only_the_rest(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_WORKER", "crash")
+    runner = make_runner(tmp_path)
+    other = Cell("mlp", "jax-jit", "infer", "cpu", 2, "quick")
+    third = Cell("cnn", "tf-graph", "train", "cpu", 2, "quick")
+    records = runner.run([CELL, other])
+    assert [r["status"] for r in records] == ["failed", "failed"]
+    assert runner.pending([CELL, other, third]) == [third]
+
+
+def test_expected_output_is_computed_once_per_block(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_WORKER", "ok")
+    runner = make_runner(tmp_path)
+    runner.run([CELL, Cell("mlp", "jax-jit", "infer", "cpu", 2, "quick")])
+    assert [p.name for p in (runner.run_dir / "expected").iterdir()] == [
+        "mlp-quick-b2-infer-seed0.npy"
+    ]
