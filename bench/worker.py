@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+import models
 from bench import backends
 from bench.backends.base import Backend
 from bench.cells import Cell
@@ -44,6 +45,9 @@ def measure(
 ) -> None:
     """Build, first call, parity, warm-up, samples, pipelined throughput: into ``record``."""
     cfg, params, batch = inputs(cell.model, cell.profile, cell.batch_size, settings.seed)
+    record["flops_per_step"] = models.spec(cell.model).flops_per_step(
+        cfg, cell.batch_size, cell.mode
+    )
 
     start = clock()
     backend.build(cell.model, cfg, params, cell.mode, cell.device)

@@ -7,7 +7,8 @@ Each model is a package ``models/<name>/`` holding five files:
     configs), ``BATCH_SIZE`` (the default batch size per profile),
     ``init_params(cfg, seed)`` (float32 weights by canonical name, deterministic),
     ``make_batch(cfg, batch_size, seed)`` (inputs and integer class targets),
-    ``flops_per_step(cfg, batch_size, mode)`` and ``describe(cfg)``.
+    ``flops_per_step(cfg, batch_size, mode)``, ``describe(cfg)``, and optionally
+    ``buffers(cfg)``: the names among the params that are non-trainable state.
 ``reference.py``
     ``forward(cfg, params, x)``: the float64 NumPy forward pass, the executable
     definition of the model that every framework is checked against.
@@ -39,6 +40,15 @@ def spec(name: str) -> ModuleType:
 def reference(name: str) -> ModuleType:
     """The float64 NumPy reference forward pass of a model."""
     return importlib.import_module(f"models.{name}.reference")
+
+
+def buffer_names(name: str, cfg: object) -> set[str]:
+    """Canonical names of non-trainable state (e.g. BatchNorm running statistics).
+
+    A spec declares them with ``buffers(cfg)``; a model without state has none.
+    """
+    spec_module = spec(name)
+    return set(spec_module.buffers(cfg)) if hasattr(spec_module, "buffers") else set()
 
 
 def implementation(name: str, framework: str) -> ModuleType:

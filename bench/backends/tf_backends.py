@@ -31,6 +31,7 @@ class Adam(tf.Module):
         correction2 = 1.0 - tf.pow(ADAM.beta2, self.t)
         step_size = ADAM.lr / correction1
         for var, g, m, v in zip(self.variables_, grads, self.m, self.v, strict=True):
+            g = tf.convert_to_tensor(g)  # embedding gradients arrive sparse; Adam is dense
             m.assign(ADAM.beta1 * m + (1.0 - ADAM.beta1) * g)
             v.assign(ADAM.beta2 * v + (1.0 - ADAM.beta2) * tf.square(g))
             denom = tf.sqrt(v) / tf.sqrt(correction2) + ADAM.eps
