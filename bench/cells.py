@@ -52,6 +52,19 @@ class Cell:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
+def block_key(record: dict) -> tuple:
+    """Cells that are compared with each other (a record's identity but its backend)."""
+    return (
+        record["scenario"],
+        record["model"],
+        record["profile"],
+        record["mode"],
+        record["device"],
+        record["batch_size"],
+        record["precision"],
+    )
+
+
 def parse_names(option: str, text: str, valid: tuple[str, ...]) -> tuple[str, ...]:
     """``a,b`` or ``all`` -> names, refusing unknown ones with the valid choices."""
     if text.strip() == "all":

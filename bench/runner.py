@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import backends, expected
-from bench.cells import Cell
+from bench.breakeven import break_even_steps
+from bench.cells import Cell, block_key
 from bench.profiles import Settings
 from bench.results import SCHEMA_VERSION, append_cell, read_cells, utc_now
 
@@ -60,6 +62,13 @@ def new_record(cell: Cell, run_id: str) -> dict:
         "parity_output": None,
         "compilations": None,
         "compile_cache": "cold",
+        "build_warm_s": None,
+        "first_call_warm_s": None,
+        "warm_start": None,
+        "break_even_steps": None,
+        "break_even_note": None,
+        "break_even_steps_warm": None,
+        "break_even_warm_note": None,
     }
 
 
@@ -119,12 +128,16 @@ def classify(outcome: ProcessOutcome, result: dict | None, timeout_s: float) -> 
     return "failed", "worker exited without writing a result" + (f": {last}" if last else "")
 
 
-def worker_env(cell: Cell, settings: Settings) -> dict[str, str]:
+def worker_env(cell: Cell, settings: Settings, cache_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     threads = str(settings.threads)
     # The same thread budget for every framework's native pools.
     env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
     env.update(backends.FRAMEWORK_ENV[cell.framework])
+    for name, template in backends.CACHE_ENV[cell.framework].items():
+        value = template.format(cache_dir=cache_dir)
+        # A user's own flags (e.g. TF_XLA_FLAGS) are kept; ours come last.
+        env[name] = f"{env[name]} {value}" if name.endswith("FLAGS") and env.get(name) else value
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -147,10 +160,13 @@ class Runner:
         self.expected_job = list(expected_job)
         (run_dir / "logs").mkdir(exist_ok=True)
         (run_dir / expected.EXPECTED_DIR).mkdir(exist_ok=True)
+        # Every record of this run so far (a resumed run starts with the stored ones):
+        # a static cell's break-even is computed against its block's eager cell.
+        self.records: list[dict] = read_cells(run_dir / "cells.jsonl")
 
     def pending(self, cells: Sequence[Cell]) -> list[Cell]:
         """Cells with no record yet (all of them in a new run; the rest when resuming)."""
-        done = {Cell.from_dict(r).key() for r in read_cells(self.run_dir / "cells.jsonl")}
+        done = {Cell.from_dict(r).key() for r in self.records}
         return [c for c in cells if c.key() not in done]
 
     def run(
@@ -163,12 +179,16 @@ class Runner:
         for index, cell in enumerate(cells):
             on_start(cell)
             record = self.run_cell(cell, index)
+            self.add_break_even(record)
             append_cell(self.run_dir, record)
+            self.records.append(record)
             records.append(record)
             on_done(record)
         return records
 
     def run_cell(self, cell: Cell, index: int = 0) -> dict:
+        """A cold worker (the measurement), then, for a backend with a persistent compile
+        cache, a warm worker of the same cell that finds what the cold one left."""
         record = new_record(cell, self.run_id)
         record["started_utc"] = utc_now()
         missing = backends.not_installed_reason(cell.framework)
@@ -182,21 +202,48 @@ class Runner:
         except RuntimeError as exc:
             record.update(status="failed", error=str(exc), wall_s=time.monotonic() - start)
             return record
-        with tempfile.TemporaryDirectory(prefix="graphbench-") as tmp:
+        cache_note = backends.get(cell.backend).persistent_cache
+        with tempfile.TemporaryDirectory(prefix="graphbench-cache-") as cache_dir:
+            record = self.run_worker(cell, record, expected_path, Path(cache_dir), "cold", stem)
+            if record["status"] == "ok" and cache_note:
+                warm = self.run_worker(
+                    cell,
+                    new_record(cell, self.run_id),
+                    expected_path,
+                    Path(cache_dir),
+                    "warm",
+                    f"{stem}-warm",
+                )
+                if warm["status"] == "ok":
+                    record["build_warm_s"] = warm["build_s"]
+                    record["first_call_warm_s"] = warm["first_call_s"]
+                    record["warm_start"] = cache_note
+                else:
+                    record["warm_start"] = f"warm worker {warm['status']}: {warm['error']}"
+            elif record["status"] == "ok":
+                record["warm_start"] = "no persistent compile cache: a new process starts cold"
+        record["wall_s"] = time.monotonic() - start
+        return record
+
+    def run_worker(
+        self, cell: Cell, record: dict, expected_path: Path, cache_dir: Path, phase: str, stem: str
+    ) -> dict:
+        """One worker process for one phase of a cell: its record, whatever happened."""
+        with tempfile.TemporaryDirectory(prefix="graphbench-job-") as tmp:
             job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
             job = {
                 "cell": cell.to_dict(),
                 "settings": self.settings.to_dict(),
                 "record": record,
                 "expected_path": str(expected_path),
-                "cache_dir": str(Path(tmp) / "cache"),
+                "phase": phase,
             }
             job_path.write_text(json.dumps(job))
             outcome = run_process(
                 [*self.worker, str(job_path), str(result_path)],
                 self.run_dir / "logs" / f"{stem}.log",
                 self.settings.timeout_s,
-                worker_env(cell, self.settings),
+                worker_env(cell, self.settings, cache_dir),
             )
             result = _read_json(result_path)
         if result is not None:
@@ -207,8 +254,32 @@ class Runner:
         if record["status"] != "ok":
             record["output_tail"] = outcome.output_tail
         record["worker_exit_code"] = outcome.returncode
-        record["wall_s"] = time.monotonic() - start
         return record
+
+    def add_break_even(self, record: dict) -> None:
+        """Steps after which a static cell has paid back its first call vs its eager cell."""
+        info = backends.get(record["backend"])
+        if not info.static:
+            return
+        eager_name = backends.eager_baseline(info.framework)
+        eager = next(
+            (
+                r
+                for r in reversed(self.records)
+                if r["backend"] == eager_name and block_key(r) == block_key(record)
+            ),
+            None,
+        )
+        if eager is None:
+            record["break_even_note"] = f"no {eager_name} cell in this run"
+            return
+        for warm, suffix in ((False, ""), (True, "_warm")):
+            steps, note = break_even_steps(eager, record, warm)
+            # JSON has no infinity: "never" is null, and its note says so.
+            record[f"break_even_steps{suffix}"] = (
+                None if steps is None or math.isinf(steps) else steps
+            )
+            record[f"break_even{suffix}_note"] = note
 
     def ensure_expected(self, cell: Cell, stem: str) -> Path:
         """The reference output for this cell's block, computed once in its own process."""

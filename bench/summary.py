@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from rich.table import Table
 
 from bench import backends
+from bench.cells import block_key
 from bench.stats import is_noisy, speedup
 
 HEADERS = (
@@ -21,19 +22,6 @@ HEADERS = (
     "vs eager",
     "status",
 )
-
-
-def block_key(record: dict) -> tuple:
-    """Cells that are compared with each other: everything but the backend."""
-    return (
-        record["scenario"],
-        record["model"],
-        record["profile"],
-        record["mode"],
-        record["device"],
-        record["batch_size"],
-        record["precision"],
-    )
 
 
 def eager_medians(records: Iterable[dict]) -> dict[tuple, float]:

@@ -1,7 +1,9 @@
 """Child side: runs exactly one cell in a fresh process and writes its result.
 
 ``python -m bench.worker JOB.json RESULT.json``. The job holds the cell, the settings,
-the path of the expected output and a record skeleton. The result file is rewritten
+the path of the expected output, the phase (``cold``: the full measurement, from empty
+compile caches; ``warm``: build and first call only, finding the caches a cold worker
+of the same cell left) and a record skeleton. The result file is rewritten
 after each stage, so if the parent must kill this process (timeout) what was already
 measured (e.g. the first call) survives.
 """
@@ -14,6 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,8 +45,32 @@ def measure(
     record: dict,
     checkpoint: Callable[[], None] = lambda: None,
     clock: Clock = default_clock,
+    phase: str = "cold",
 ) -> None:
-    """Build, first call, parity, warm-up, samples, pipelined throughput: into ``record``."""
+    """Build, first call, parity, warm-up, samples, pipelined throughput: into ``record``.
+
+    A ``warm`` phase (a second process that finds the first one's compile caches) stops
+    after the parity check: only its build and first call are of interest.
+    """
+    data = first_call(cell, settings, backend, expected, record, clock)
+    if data is None:
+        return
+    if phase == "warm":
+        record["status"] = "ok"
+        return
+    checkpoint()
+    steady_state(cell, settings, backend, data, record, checkpoint, clock)
+
+
+def first_call(
+    cell: Cell,
+    settings: Settings,
+    backend: Backend,
+    expected: np.ndarray,
+    record: dict,
+    clock: Clock,
+) -> Any | None:
+    """Build, then time and check the first call; the device inputs, or None on mismatch."""
     cfg, params, batch = inputs(cell.model, cell.profile, cell.batch_size, settings.seed)
     record["flops_per_step"] = models.spec(cell.model).flops_per_step(
         cfg, cell.batch_size, cell.mode
@@ -67,9 +94,20 @@ def measure(
             f"max relative error {err:.3g} of the first {record['parity_output']} exceeds "
             f"the tolerance {settings.parity_tolerance:g}"
         )
-        return
-    checkpoint()
+        return None
+    return data
 
+
+def steady_state(
+    cell: Cell,
+    settings: Settings,
+    backend: Backend,
+    data: Any,
+    record: dict,
+    checkpoint: Callable[[], None],
+    clock: Clock,
+) -> None:
+    """Warm-up, timed samples, pipelined throughput, compilations and memory."""
     warmup = repeat_steps(
         backend.step, backend.sync, data, clock, settings.warmup_steps, settings.warmup_min_s
     )
@@ -123,15 +161,13 @@ def run_job(job: dict, result_path: Path) -> None:
     try:
         backend_cls = backends.load(cell.backend)
         record["framework_version"] = backend_cls.framework_version()
-        record["threads_set"] = backend_cls.configure(
-            cell.device, settings.threads, cell.precision, job["cache_dir"]
-        )
+        record["threads_set"] = backend_cls.configure(cell.device, settings.threads, cell.precision)
         reason = backend_cls.unavailable_reason(cell.device)
         if reason:
             record.update(status="skipped", error=reason)
             return
         expected = np.load(job["expected_path"])
-        measure(cell, settings, backend_cls(), expected, record, checkpoint)
+        measure(cell, settings, backend_cls(), expected, record, checkpoint, phase=job["phase"])
     except Exception as exc:
         out_of_memory = (
             backend_cls.is_out_of_memory(exc) if backend_cls else isinstance(exc, MemoryError)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import tempfile
-
 import pytest
 
 from bench import backends
 
 _configured: set[str] = set()
-_CACHE = tempfile.mkdtemp(prefix="graphbench-test-cache-")
 
 
 def load_backend(name: str):
@@ -20,7 +17,7 @@ def load_backend(name: str):
         pytest.fail(f"{name}: {reason}; the test suite needs every framework (nox -s tests)")
     cls = backends.load(name)
     if info.framework not in _configured:
-        cls.configure("cpu", 2, "float32", _CACHE)
+        cls.configure("cpu", 2, "float32")
         _configured.add(info.framework)
     return cls
 

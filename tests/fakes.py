@@ -51,7 +51,7 @@ class NoopBackend(Backend):
         self.n_steps = 0
 
     @classmethod
-    def configure(cls, device, threads, precision, cache_dir) -> dict[str, Any]:
+    def configure(cls, device, threads, precision) -> dict[str, Any]:
         return {"threads": threads}
 
     @classmethod

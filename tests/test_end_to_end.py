@@ -41,6 +41,11 @@ def test_run_prints_the_run_directory_last_and_resume_finishes_a_cut_run(tmp_pat
         assert cell["throughput_per_s"] > 0 and cell["first_call_s"] > 0
         assert cell["peak_host_rss_bytes"] > 50 * 2**20
         assert cell["framework_version"]
+    eager, jit, graph = run.cells
+    assert eager["warm_start"].startswith("no persistent compile cache")
+    assert jit["first_call_warm_s"] > 0 and "JAX persistent" in jit["warm_start"]
+    assert jit["break_even_note"] == "no jax-eager cell in this run"
+    assert graph["first_call_warm_s"] is None  # tf.function keeps no cache between processes
     assert run.meta["finished_utc"] and run.meta["interrupted"] is False
     assert run.meta["command"].endswith("--out-dir " + str(tmp_path))
     assert run.meta["environment"]["key_packages"]["numpy"]

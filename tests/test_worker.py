@@ -117,7 +117,7 @@ def test_run_job_turns_outcomes_into_statuses(tmp_path, monkeypatch, backend_cls
         "settings": settings().to_dict(),
         "record": new_record(CELL, "run"),
         "expected_path": str(tmp_path / "expected.npy"),
-        "cache_dir": str(tmp_path / "cache"),
+        "phase": "cold",
     }
     result = tmp_path / "result.json"
     worker.run_job(job, result)

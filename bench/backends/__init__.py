@@ -25,6 +25,9 @@ class BackendInfo:
     # False for the framework's eager baseline; True where a graph is traced/compiled
     # once and replayed (the first call pays for it).
     static: bool = True
+    # What a second process reuses of the first one's compilation (a warm start), or None
+    # where nothing persists between processes (a warm start would repeat the cold one).
+    persistent_cache: str | None = None
 
 
 # What each framework needs installed, and the extra that installs it.
@@ -42,22 +45,47 @@ FRAMEWORK_ENV: dict[str, dict[str, str]] = {
     "tf": {"TF_CPP_MIN_LOG_LEVEL": "1"},
 }
 
+# Where each framework keeps compiled artefacts between processes. The runner points them
+# at a directory of the cell's own: the first worker starts with it empty (cold), a
+# second worker of the same cell finds what the first left (warm).
+CACHE_ENV: dict[str, dict[str, str]] = {
+    "torch": {
+        "TORCHINDUCTOR_CACHE_DIR": "{cache_dir}/inductor",
+        "TRITON_CACHE_DIR": "{cache_dir}/triton",
+    },
+    "jax": {
+        "JAX_COMPILATION_CACHE_DIR": "{cache_dir}/jax",
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    },
+    "tf": {"TF_XLA_FLAGS": "--tf_xla_persistent_cache_directory={cache_dir}/xla"},
+}
+
 _T = "bench.backends.torch_backends:"
 _J = "bench.backends.jax_backends:"
 _F = "bench.backends.tf_backends:"
+_INDUCTOR = (
+    "Inductor FX-graph, AOTAutograd and Triton caches (TORCHINDUCTOR_CACHE_DIR); "
+    "Dynamo tracing is redone"
+)
 
 BACKENDS: dict[str, BackendInfo] = {
     info.name: info
     for info in (
         BackendInfo("torch-eager", "torch", _T + "TorchEager", "PyTorch eager", static=False),
         BackendInfo(
-            "torch-compile", "torch", _T + "TorchCompile", "torch.compile, inductor, default mode"
+            "torch-compile",
+            "torch",
+            _T + "TorchCompile",
+            "torch.compile, inductor, default mode",
+            persistent_cache=_INDUCTOR,
         ),
         BackendInfo(
             "torch-compile-max-autotune",
             "torch",
             _T + "TorchCompileMaxAutotune",
             "torch.compile, inductor, mode='max-autotune'",
+            persistent_cache=_INDUCTOR,
         ),
         BackendInfo(
             "torch-compile-reduce-overhead",
@@ -65,15 +93,29 @@ BACKENDS: dict[str, BackendInfo] = {
             _T + "TorchCompileReduceOverhead",
             "torch.compile, inductor, mode='reduce-overhead' (CUDA graphs)",
             devices=("cuda",),
+            persistent_cache=_INDUCTOR,
         ),
         BackendInfo("torchscript", "torch", _T + "TorchScript", "torch.jit.script"),
         BackendInfo(
             "jax-eager", "jax", _J + "JaxEager", "JAX op by op (jit disabled)", static=False
         ),
-        BackendInfo("jax-jit", "jax", _J + "JaxJit", "jax.jit of the whole step"),
+        BackendInfo(
+            "jax-jit",
+            "jax",
+            _J + "JaxJit",
+            "jax.jit of the whole step",
+            persistent_cache="JAX persistent compilation cache (JAX_COMPILATION_CACHE_DIR)",
+        ),
         BackendInfo("tf-eager", "tf", _F + "TfEager", "TensorFlow eager", static=False),
         BackendInfo("tf-graph", "tf", _F + "TfGraph", "tf.function (graph)"),
-        BackendInfo("tf-xla", "tf", _F + "TfXla", "tf.function(jit_compile=True) (XLA)"),
+        BackendInfo(
+            "tf-xla",
+            "tf",
+            _F + "TfXla",
+            "tf.function(jit_compile=True) (XLA)",
+            persistent_cache="XLA persistent cache (--tf_xla_persistent_cache_directory); "
+            "tracing is redone",
+        ),
     )
 }
 

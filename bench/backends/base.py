@@ -41,10 +41,11 @@ class Backend(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def configure(cls, device: str, threads: int, precision: str, cache_dir: str) -> dict[str, Any]:
-        """Set threads, numerics and compile caches (under ``cache_dir``) before any work.
+    def configure(cls, device: str, threads: int, precision: str) -> dict[str, Any]:
+        """Set threads and numerics before any work; return what was set, for the results.
 
-        Returns what was set, for the results.
+        Compile-cache locations come from the environment the runner gives the worker
+        (``backends.CACHE_ENV``).
         """
 
     @classmethod

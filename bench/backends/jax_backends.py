@@ -28,13 +28,14 @@ class JaxBackend(Backend):
     device_memory_counter = "jax Device.memory_stats()['peak_bytes_in_use']"
 
     @classmethod
-    def configure(cls, device: str, threads: int, precision: str, cache_dir: str) -> dict[str, Any]:
+    def configure(cls, device: str, threads: int, precision: str) -> dict[str, Any]:
         # Only the platform asked for is initialised (no GPU probing for a CPU cell).
         jax.config.update("jax_platforms", "cpu" if device == "cpu" else "cuda")
         jax.config.update("jax_default_matmul_precision", "highest")  # no TF32/bf16 passes
         # JAX has no thread-count API: XLA:CPU sizes its pool from the schedulable
         # CPUs, which the worker has already limited with sched_setaffinity.
-        # Its persistent compilation cache is off unless configured, so compiles are cold.
+        # The persistent compilation cache is configured by the runner's environment
+        # (JAX_COMPILATION_CACHE_DIR): empty for a cold start.
         return {
             "xla_cpu_threads": "schedulable CPUs (process affinity)",
             "jax_default_matmul_precision": "highest",

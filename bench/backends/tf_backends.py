@@ -7,6 +7,7 @@ keeps the three frameworks on one algorithm (the cross-framework test checks it)
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -51,17 +52,19 @@ class TfBackend(Backend):
     device_memory_counter = "tf.config.experimental.get_memory_info('GPU:0')['peak']"
 
     @classmethod
-    def configure(cls, device: str, threads: int, precision: str, cache_dir: str) -> dict[str, Any]:
+    def configure(cls, device: str, threads: int, precision: str) -> dict[str, Any]:
         if device == "cpu":
             tf.config.set_visible_devices([], "GPU")
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
         tf.config.experimental.enable_tensor_float_32_execution(False)
-        # Neither tf.function nor XLA keeps a persistent compile cache by default: cold.
+        # tf.function keeps nothing between processes; XLA's persistent cache directory
+        # comes from the runner's environment (TF_XLA_FLAGS).
         return {
             "tf.config.threading.intra_op_parallelism_threads": threads,
             "tf.config.threading.inter_op_parallelism_threads": threads,
             "tensor_float_32_execution": False,
+            "TF_XLA_FLAGS": os.environ.get("TF_XLA_FLAGS"),
         }
 
     @classmethod

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,11 +22,7 @@ class TorchBackend(Backend):
     device_memory_counter = "torch.cuda.max_memory_allocated"
 
     @classmethod
-    def configure(cls, device: str, threads: int, precision: str, cache_dir: str) -> dict[str, Any]:
-        # Fresh Inductor/Triton caches per worker: a compile is measured cold, never
-        # served by whatever an earlier run left in /tmp.
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(cache_dir) / "inductor")
-        os.environ["TRITON_CACHE_DIR"] = str(Path(cache_dir) / "triton")
+    def configure(cls, device: str, threads: int, precision: str) -> dict[str, Any]:
         torch.set_num_threads(threads)
         # Raises once inter-op work has started in this process (only in tests).
         with contextlib.suppress(RuntimeError):
@@ -37,6 +32,7 @@ class TorchBackend(Backend):
         torch.backends.cudnn.allow_tf32 = False
         torch.set_float32_matmul_precision("highest")
         return {
+            "TORCHINDUCTOR_CACHE_DIR": os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
             "torch.get_num_threads": torch.get_num_threads(),
             "torch.get_num_interop_threads": torch.get_num_interop_threads(),
             "torch.backends.cuda.matmul.allow_tf32": False,

@@ -1,0 +1,56 @@
+import math
+
+import pytest
+
+from bench.breakeven import break_even_steps, time_to_first_result
+
+
+def cell(median_ms, build_s, first_s, warm=None, status="ok"):
+    record = {
+        "status": status,
+        "latency_ms": {"median": median_ms},
+        "build_s": build_s,
+        "first_call_s": first_s,
+        "build_warm_s": None,
+        "first_call_warm_s": None,
+    }
+    if warm is not None:
+        record["build_warm_s"], record["first_call_warm_s"] = warm
+    return record
+
+
+EAGER = cell(10.0, 0.1, 0.1)  # starts in 0.2 s, 10 ms a step
+
+
+def test_pays_back_after_the_extra_start_over_the_saving():
+    # 10.2 s more to start, 6 ms saved per step: 1700 steps.
+    static = cell(4.0, 0.2, 10.2)
+    assert break_even_steps(EAGER, static) == (1700, "steps until the first call is paid back")
+
+
+def test_rounds_up_to_whole_steps():
+    steps, _ = break_even_steps(EAGER, cell(9.0, 0.1, 0.1015))
+    assert steps == 2  # 1.5 ms extra / 1 ms saved
+
+
+def test_never_when_not_faster():
+    steps, note = break_even_steps(EAGER, cell(12.0, 0.1, 5.0))
+    assert steps == math.inf and note.startswith("never")
+
+
+def test_zero_when_it_starts_no_slower():
+    assert break_even_steps(EAGER, cell(5.0, 0.05, 0.1))[0] == 0
+
+
+def test_warm_start_uses_the_warm_first_call():
+    static = cell(4.0, 0.2, 10.2, warm=(0.2, 0.62))
+    assert time_to_first_result(static, warm=True) == pytest.approx(0.82)
+    assert break_even_steps(EAGER, static, warm=True)[0] == 104  # 0.62 s / 6 ms, rounded up
+
+
+def test_missing_numbers_give_none():
+    assert break_even_steps(EAGER, cell(4.0, 0.2, 1.0), warm=True) == (
+        None,
+        "no warm start measured",
+    )
+    assert break_even_steps(EAGER, cell(4.0, 0.2, 1.0, status="failed"))[0] is None
