@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-MODEL_NAMES: tuple[str, ...] = ("mlp", "cnn")
+MODEL_NAMES: tuple[str, ...] = ("mlp", "cnn", "resnet", "lstm", "transformer")
 FRAMEWORKS: tuple[str, ...] = ("torch", "jax", "tf")
 
 
@@ -49,6 +49,17 @@ def buffer_names(name: str, cfg: object) -> set[str]:
     """
     spec_module = spec(name)
     return set(spec_module.buffers(cfg)) if hasattr(spec_module, "buffers") else set()
+
+
+def is_sequence_model(name: str) -> bool:
+    """A model whose inputs have a sequence axis that can vary from batch to batch.
+
+    Its spec provides ``stream_config(cfg, max_len)`` (a config whose params serve every
+    length up to ``max_len``), ``make_batch(..., length=L)`` and ``STREAM_MODES`` (the
+    modes the dynamic scenario runs by default); its framework files accept a
+    ``lengths`` argument (true lengths of right-padded sequences).
+    """
+    return hasattr(spec(name), "stream_config")
 
 
 def implementation(name: str, framework: str) -> ModuleType:
