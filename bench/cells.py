@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import models
 from bench import backends
@@ -22,7 +22,9 @@ class Cell:
     batch_size: int
     profile: str
     precision: str = "float32"
-    scenario: str = "fixed"
+    scenario: str = "fixed"  # or "dynamic": a stream of varying sequence lengths
+    strategy: str | None = None  # dynamic only: exact, dynamic or bucket (bench.streams)
+    stream: str | None = None  # dynamic only: the name of the length distribution
 
     @property
     def framework(self) -> str:
@@ -39,21 +41,26 @@ class Cell:
             self.device,
             self.batch_size,
             self.precision,
+            self.strategy,
+            self.stream,
         )
 
     def label(self) -> str:
-        return f"{self.model} {self.backend} {self.mode} {self.device} b{self.batch_size}"
+        text = f"{self.model} {self.backend} {self.mode} {self.device} b{self.batch_size}"
+        return text if self.scenario == "fixed" else f"{text} {self.stream} {self.strategy}"
 
     def to_dict(self) -> dict:
         return {**asdict(self), "framework": self.framework}
 
     @classmethod
     def from_dict(cls, data: dict) -> Cell:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        # Fields added after the first schema default to what the older files meant.
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def block_key(record: dict) -> tuple:
-    """Cells that are compared with each other (a record's identity but its backend)."""
+    """Cells that are compared with each other: a record's identity but its backend and
+    strategy."""
     return (
         record["scenario"],
         record["model"],
@@ -62,6 +69,7 @@ def block_key(record: dict) -> tuple:
         record["device"],
         record["batch_size"],
         record["precision"],
+        record.get("stream"),
     )
 
 
@@ -131,4 +139,47 @@ def expand(
             for batch_size in sizes:
                 for backend in ordered:
                     cells.append(Cell(model, backend, mode, device, batch_size, profile, precision))
+    return cells
+
+
+def dynamic_models() -> tuple[str, ...]:
+    """Models with a sequence axis: the ones a stream of varying lengths applies to."""
+    return tuple(m for m in models.MODEL_NAMES if models.is_sequence_model(m))
+
+
+def expand_dynamic(
+    model_names: tuple[str, ...],
+    backend_names: tuple[str, ...],
+    modes: tuple[str, ...] | None,
+    device: str,
+    profile: str,
+    strategies: tuple[str, ...],
+    streams: tuple[str, ...],
+    batch_sizes: tuple[int, ...] | None = None,
+    precision: str = "float32",
+) -> list[Cell]:
+    """The dynamic-shape matrix. ``modes`` None means each model's own (``STREAM_MODES``).
+
+    Backend x strategy pairs that do not apply (an eager backend's or jax.jit's
+    ``dynamic``) stay in the matrix: the runner records them as not applicable.
+    """
+    wrong_model = [m for m in model_names if not models.is_sequence_model(m)]
+    if wrong_model:
+        raise ValueError(
+            f"--scenario dynamic: {', '.join(wrong_model)} has no sequence axis; models for "
+            f"the dynamic scenario: {', '.join(dynamic_models())}"
+        )
+    fixed = expand(model_names, backend_names, MODES, device, profile, batch_sizes, precision)
+    cells = []
+    for model in model_names:
+        model_modes = modes or models.spec(model).STREAM_MODES
+        for mode in model_modes:
+            for stream in streams:
+                for cell in fixed:
+                    if cell.model != model or cell.mode != mode:
+                        continue
+                    for strategy in strategies:
+                        cells.append(
+                            replace(cell, scenario="dynamic", strategy=strategy, stream=stream)
+                        )
     return cells

@@ -37,6 +37,31 @@ EXPECTED = [sys.executable, "-m", "bench.expected"]
 
 def new_record(cell: Cell, run_id: str) -> dict:
     """A cell's record before anything is measured: every schema field present."""
+    if cell.scenario == "dynamic":
+        return {**_fixed_record(cell, run_id), **DYNAMIC_FIELDS}
+    return _fixed_record(cell, run_id)
+
+
+# A dynamic-shape cell's own fields (bench.dynamic and bench.worker.measure_stream).
+DYNAMIC_FIELDS: dict = {
+    "n_steps": None,
+    "lengths": [],
+    "fed_lengths": [],
+    "distinct_shapes": None,
+    "padding_waste": None,
+    "parity_steps": [],
+    "step_ms": [],
+    "compiled_at": [],
+    "total_s": None,
+    "steady_step_ms": [],
+    "steady_total_s": None,
+    "steady_latency_ms": None,
+    "compilations_second_pass": None,
+    "compile_s": None,
+}
+
+
+def _fixed_record(cell: Cell, run_id: str) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
@@ -191,9 +216,11 @@ class Runner:
         cache, a warm worker of the same cell that finds what the cold one left."""
         record = new_record(cell, self.run_id)
         record["started_utc"] = utc_now()
-        missing = backends.not_installed_reason(cell.framework)
-        if missing:
-            record.update(status="skipped", error=missing, wall_s=0.0)
+        info = backends.get(cell.backend)
+        not_applicable = info.dynamic_not_applicable() if cell.strategy == "dynamic" else None
+        reason = not_applicable or backends.not_installed_reason(cell.framework)
+        if reason:
+            record.update(status="skipped", error=reason, wall_s=0.0)
             return record
         start = time.monotonic()
         stem = f"{index:03d}-{cell.model}-{cell.backend}-{cell.mode}-b{cell.batch_size}"
@@ -202,8 +229,14 @@ class Runner:
         except RuntimeError as exc:
             record.update(status="failed", error=str(exc), wall_s=time.monotonic() - start)
             return record
-        cache_note = backends.get(cell.backend).persistent_cache
+        cache_note = info.persistent_cache
         with tempfile.TemporaryDirectory(prefix="graphbench-cache-") as cache_dir:
+            if cell.scenario == "dynamic":  # one worker: the stream, from cold caches
+                record = self.run_worker(
+                    cell, record, expected_path, Path(cache_dir), "stream", stem
+                )
+                record["wall_s"] = time.monotonic() - start
+                return record
             record = self.run_worker(cell, record, expected_path, Path(cache_dir), "cold", stem)
             if record["status"] == "ok" and cache_note:
                 warm = self.run_worker(
@@ -259,7 +292,7 @@ class Runner:
     def add_break_even(self, record: dict) -> None:
         """Steps after which a static cell has paid back its first call vs its eager cell."""
         info = backends.get(record["backend"])
-        if not info.static:
+        if not info.static or record["scenario"] != "fixed":
             return
         eager_name = backends.eager_baseline(info.framework)
         eager = next(
@@ -284,22 +317,17 @@ class Runner:
     def ensure_expected(self, cell: Cell, stem: str) -> Path:
         """The reference output for this cell's block, computed once in its own process."""
         s = self.settings
-        name = expected.file_name(cell.model, cell.profile, cell.batch_size, cell.mode, s.seed)
+        key = (cell.model, cell.profile, cell.batch_size, cell.mode)
+        if cell.stream:
+            name = expected.stream_file_name(*key, cell.stream, s.seed)
+        else:
+            name = expected.file_name(*key, s.seed)
         path = self.run_dir / expected.EXPECTED_DIR / name
         if path.exists():
             return path
         job_path = path.with_suffix(".job.json")
-        job_path.write_text(
-            json.dumps(
-                {
-                    "model": cell.model,
-                    "profile": cell.profile,
-                    "batch_size": cell.batch_size,
-                    "mode": cell.mode,
-                    "seed": s.seed,
-                }
-            )
-        )
+        job = dict(zip(("model", "profile", "batch_size", "mode"), key, strict=True))
+        job_path.write_text(json.dumps({**job, "seed": s.seed, "stream": cell.stream}))
         outcome = run_process(
             [*self.expected_job, str(job_path), str(path)],
             self.run_dir / "logs" / f"{stem}-expected.log",

@@ -24,11 +24,13 @@ import models
 from bench import backends
 from bench.backends.base import Backend
 from bench.cells import Cell
-from bench.expected import inputs
+from bench.dynamic import run_passes
+from bench.expected import inputs, stream_inputs
 from bench.memory import HOST_RSS_COUNTER, peak_rss_bytes
 from bench.profiles import Settings
 from bench.results import write_json_atomic
 from bench.stats import max_rel_err, summarize
+from bench.streams import STREAMS, bucket_edges, pad_right, padded_length, padding_waste
 from bench.timing import Clock, default_clock, pipelined, repeat_steps, timed_step
 
 
@@ -138,6 +140,61 @@ def steady_state(
     record["status"] = "ok"
 
 
+def stream_batches(cell: Cell, settings: Settings):
+    """(cfg, params, host batches as fed, true lengths, fed lengths) of a dynamic cell."""
+    if cell.stream is None or cell.strategy is None:
+        raise ValueError(f"dynamic cell {cell.label()} needs a stream and a strategy")
+    cfg, params, batches, lengths = stream_inputs(
+        cell.model, cell.profile, cell.batch_size, cell.stream, settings.seed
+    )
+    stream = STREAMS[cell.stream]
+    edges = bucket_edges(stream.min_len, stream.max_len)
+    fed_lengths = np.array([padded_length(int(n), cell.strategy, edges) for n in lengths])
+    fed = []
+    for (x, y), n, fed_n in zip(batches, lengths, fed_lengths, strict=True):
+        # Targets with a time axis (next-token prediction) are padded too; the loss masks
+        # them. A classifier's targets (B,) are per sequence.
+        y = pad_right(y, fed_n) if y.ndim == 2 else y
+        fed.append((pad_right(x, fed_n), y, np.full(len(x), n, dtype=np.int32)))
+    return cfg, params, fed, lengths, fed_lengths
+
+
+def measure_stream(
+    cell: Cell,
+    settings: Settings,
+    backend: Backend,
+    expected: dict[int, np.ndarray],
+    record: dict,
+    checkpoint: Callable[[], None] = lambda: None,
+    clock: Clock = default_clock,
+) -> None:
+    """A dynamic-shape cell: build with the strategy, feed the stream twice (bench.dynamic)."""
+    cfg, params, fed, lengths, fed_lengths = stream_batches(cell, settings)
+    record.update(
+        n_steps=len(lengths),
+        lengths=lengths.tolist(),
+        fed_lengths=fed_lengths.tolist(),
+        distinct_shapes=len(set(fed_lengths.tolist())),
+        padding_waste=padding_waste(lengths, fed_lengths),
+        parity_tolerance=settings.parity_tolerance,
+        parity_output="logits" if cell.mode == "infer" else "loss",
+        parity_steps=sorted(expected),
+    )
+    start = clock()
+    backend.build(cell.model, cfg, params, cell.mode, cell.device, strategy=cell.strategy or "")
+    record["build_s"] = clock() - start
+    data = [backend.put(batch) for batch in fed]
+    static = backends.get(cell.backend).static
+    run_passes(
+        backend, data, expected, settings.parity_tolerance, record, clock, static, checkpoint
+    )
+    if record["status"] == "ok":
+        record["peak_device_bytes"] = backend.peak_device_bytes()
+        record["device_memory_counter"] = (
+            backend.device_memory_counter if cell.device != "cpu" else None
+        )
+
+
 def limit_cpus(threads: int) -> list[int]:
     """Pin this process to ``threads`` CPUs: the one limit every framework obeys."""
     allowed = sorted(os.sched_getaffinity(0))
@@ -166,8 +223,13 @@ def run_job(job: dict, result_path: Path) -> None:
         if reason:
             record.update(status="skipped", error=reason)
             return
-        expected = np.load(job["expected_path"])
-        measure(cell, settings, backend_cls(), expected, record, checkpoint, phase=job["phase"])
+        if cell.scenario == "dynamic":
+            with np.load(job["expected_path"]) as stored:
+                by_step = {int(name.removeprefix("step")): stored[name] for name in stored.files}
+            measure_stream(cell, settings, backend_cls(), by_step, record, checkpoint)
+        else:
+            expected = np.load(job["expected_path"])
+            measure(cell, settings, backend_cls(), expected, record, checkpoint, phase=job["phase"])
     except Exception as exc:
         out_of_memory = (
             backend_cls.is_out_of_memory(exc) if backend_cls else isinstance(exc, MemoryError)

@@ -36,7 +36,7 @@ def test_compile_time_is_first_pass_minus_second_pass():
     backend = ShapeCompilingBackend(clock)
     data = stream([16, 32, 16, 64, 32, 16])
     record = {}
-    run_passes(backend, data, {}, 1e-3, record, clock)
+    run_passes(backend, data, {}, 1e-3, record, clock, static=True)
     assert record["status"] == "ok"
     assert record["compiled_at"] == [0, 1, 3]
     assert record["compilations"] == 3 and record["compilations_second_pass"] == 0
@@ -50,9 +50,8 @@ def test_compile_time_is_first_pass_minus_second_pass():
 def test_eager_backend_has_no_compile_time():
     clock = FakeClock()
     record = {}
-    run_passes(
-        ShapeCompilingBackend(clock, counts=False), stream([16, 32]), {}, 1e-3, record, clock
-    )
+    backend = ShapeCompilingBackend(clock, counts=False)
+    run_passes(backend, stream([16, 32]), {}, 1e-3, record, clock, static=False)
     assert record["compilations"] is None and record["compile_s"] is None
     assert record["compiled_at"] == []
 
@@ -62,11 +61,13 @@ def test_checked_steps_compare_the_unpadded_part():
     data = [np.pad(np.ones((2, 3)), ((0, 0), (0, 5)), constant_values=7)]  # padded 3 -> 8
     good = {0: np.full((2, 3), 2.0)}
     record = {}
-    run_passes(ShapeCompilingBackend(clock), data, good, 1e-6, record, clock)
+    run_passes(ShapeCompilingBackend(clock), data, good, 1e-6, record, clock, static=True)
     assert record["status"] == "ok" and record["parity_max_rel_err"] == 0.0
 
     record = {}
-    run_passes(ShapeCompilingBackend(clock), data, {0: np.full((2, 3), 3.0)}, 1e-3, record, clock)
+    run_passes(
+        ShapeCompilingBackend(clock), data, {0: np.full((2, 3), 3.0)}, 1e-3, record, clock, True
+    )
     assert record["status"] == "mismatch" and record["error"].startswith("step 0:")
     assert "steady_step_ms" not in record
 

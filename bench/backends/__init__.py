@@ -28,6 +28,16 @@ class BackendInfo:
     # What a second process reuses of the first one's compilation (a warm start), or None
     # where nothing persists between processes (a warm start would repeat the cold one).
     persistent_cache: str | None = None
+    # The backend's own dynamic-shape mode (the ``dynamic`` strategy), or None if it has none.
+    dynamic: str | None = None
+
+    def dynamic_not_applicable(self) -> str | None:
+        """Why the ``dynamic`` strategy does not apply to this backend, or None if it does."""
+        if self.dynamic:
+            return None
+        if not self.static:
+            return "not applicable: eager execution builds no graph, so nothing is made dynamic"
+        return f"not applicable: {self.summary} has no dynamic-shape mode (one trace per shape)"
 
 
 # What each framework needs installed, and the extra that installs it.
@@ -64,6 +74,7 @@ CACHE_ENV: dict[str, dict[str, str]] = {
 _T = "bench.backends.torch_backends:"
 _J = "bench.backends.jax_backends:"
 _F = "bench.backends.tf_backends:"
+_DYNAMO = "torch.compile(dynamic=True): symbolic shapes from the first call"
 _INDUCTOR = (
     "Inductor FX-graph, AOTAutograd and Triton caches (TORCHINDUCTOR_CACHE_DIR); "
     "Dynamo tracing is redone"
@@ -79,6 +90,7 @@ BACKENDS: dict[str, BackendInfo] = {
             _T + "TorchCompile",
             "torch.compile, inductor, default mode",
             persistent_cache=_INDUCTOR,
+            dynamic=_DYNAMO,
         ),
         BackendInfo(
             "torch-compile-max-autotune",
@@ -86,6 +98,7 @@ BACKENDS: dict[str, BackendInfo] = {
             _T + "TorchCompileMaxAutotune",
             "torch.compile, inductor, mode='max-autotune'",
             persistent_cache=_INDUCTOR,
+            dynamic=_DYNAMO,
         ),
         BackendInfo(
             "torch-compile-reduce-overhead",
@@ -94,8 +107,16 @@ BACKENDS: dict[str, BackendInfo] = {
             "torch.compile, inductor, mode='reduce-overhead' (CUDA graphs)",
             devices=("cuda",),
             persistent_cache=_INDUCTOR,
+            dynamic=_DYNAMO,
         ),
-        BackendInfo("torchscript", "torch", _T + "TorchScript", "torch.jit.script"),
+        BackendInfo(
+            "torchscript",
+            "torch",
+            _T + "TorchScript",
+            "torch.jit.script",
+            dynamic="torch.jit.set_fusion_strategy([('DYNAMIC', 20)]): shape-generic fusion "
+            "from the first call (the default specialises on two shapes first)",
+        ),
         BackendInfo(
             "jax-eager", "jax", _J + "JaxEager", "JAX op by op (jit disabled)", static=False
         ),
@@ -107,7 +128,13 @@ BACKENDS: dict[str, BackendInfo] = {
             persistent_cache="JAX persistent compilation cache (JAX_COMPILATION_CACHE_DIR)",
         ),
         BackendInfo("tf-eager", "tf", _F + "TfEager", "TensorFlow eager", static=False),
-        BackendInfo("tf-graph", "tf", _F + "TfGraph", "tf.function (graph)"),
+        BackendInfo(
+            "tf-graph",
+            "tf",
+            _F + "TfGraph",
+            "tf.function (graph)",
+            dynamic="tf.function(reduce_retracing=True): retraces once with unknown dimensions",
+        ),
         BackendInfo(
             "tf-xla",
             "tf",
@@ -115,6 +142,8 @@ BACKENDS: dict[str, BackendInfo] = {
             "tf.function(jit_compile=True) (XLA)",
             persistent_cache="XLA persistent cache (--tf_xla_persistent_cache_directory); "
             "tracing is redone",
+            dynamic="tf.function(jit_compile=True, reduce_retracing=True): one trace with "
+            "unknown dimensions; XLA still compiles each concrete shape",
         ),
     )
 }

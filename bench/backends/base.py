@@ -63,13 +63,28 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def build(
-        self, model: str, cfg: Any, params: dict[str, np.ndarray], mode: str, device: str
+        self,
+        model: str,
+        cfg: Any,
+        params: dict[str, np.ndarray],
+        mode: str,
+        device: str,
+        strategy: str = "exact",
     ) -> None:
-        """Load params and prepare the infer or train step (wrap in jit/compile/graph here)."""
+        """Load params and prepare the infer or train step (wrap in jit/compile/graph here).
+
+        ``strategy`` is ``dynamic`` to use the backend's own dynamic-shape mode; any other
+        value builds the default step (bucketing is done to the data, not the backend).
+        """
 
     @abc.abstractmethod
-    def put(self, batch: tuple[np.ndarray, np.ndarray]) -> Any:
-        """Host batch (inputs, targets) -> device inputs for ``step``; untimed."""
+    def put(self, batch: tuple[np.ndarray, ...]) -> Any:
+        """Host batch -> device inputs for ``step``; untimed.
+
+        ``(inputs, targets)``, or ``(inputs, targets, lengths)`` for right-padded
+        sequences: the model then reads only the first ``lengths[b]`` positions of row b,
+        and a per-position loss averages over those positions only.
+        """
 
     @abc.abstractmethod
     def step(self, inputs: Any) -> Any:

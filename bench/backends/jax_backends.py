@@ -12,15 +12,29 @@ from importlib import metadata
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
 from bench.backends.base import ADAM, Backend
 
 
-def cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+def cross_entropy(logits: jax.Array, targets: jax.Array, lengths: jax.Array | None = None):
+    """Mean cross-entropy over every position; with ``lengths``, over the unpadded ones."""
     flat = logits.reshape(-1, logits.shape[-1])
-    return optax.softmax_cross_entropy_with_integer_labels(flat, targets.reshape(-1)).mean()
+    per_position = optax.softmax_cross_entropy_with_integer_labels(flat, targets.reshape(-1))
+    if lengths is None or targets.ndim < 2:
+        return per_position.mean()
+    positions = jnp.arange(targets.shape[1])
+    valid = (positions[None, :] < lengths[:, None]).reshape(-1).astype(per_position.dtype)
+    return (per_position * valid).sum() / valid.sum()
+
+
+def call(apply, params, state, x, train: bool, lengths):
+    """The model, told the true lengths only when there are some (padded sequences)."""
+    if lengths is None:
+        return apply(params, state, x, train)
+    return apply(params, state, x, train, lengths)
 
 
 class JaxBackend(Backend):
@@ -61,7 +75,8 @@ class JaxBackend(Backend):
     def is_out_of_memory(cls, exc: BaseException) -> bool:
         return isinstance(exc, MemoryError) or "RESOURCE_EXHAUSTED" in str(exc)
 
-    def build(self, model, cfg, params, mode, device) -> None:
+    def build(self, model, cfg, params, mode, device, strategy="exact") -> None:
+        # jax.jit has no dynamic-shape mode: the runner never asks for strategy "dynamic".
         impl = self.implementation(model, "jax")
         self.impl, self.cfg, self.mode = impl, cfg, mode
         self.device = jax.devices("cpu" if device == "cpu" else "gpu")[0]
@@ -73,8 +88,8 @@ class JaxBackend(Backend):
 
         if mode == "infer":
 
-            def infer_step(params, state, x):
-                logits, _ = apply(params, state, x, False)
+            def infer_step(params, state, x, lengths=None):
+                logits, _ = call(apply, params, state, x, False, lengths)
                 return logits
 
             self._infer = self.wrap(infer_step, donate=())
@@ -83,10 +98,10 @@ class JaxBackend(Backend):
         optimizer = optax.adam(learning_rate=ADAM.lr, b1=ADAM.beta1, b2=ADAM.beta2, eps=ADAM.eps)
         self.opt_state = jax.device_put(optimizer.init(self.params), self.device)
 
-        def train_step(params, state, opt_state, x, y):
+        def train_step(params, state, opt_state, x, y, lengths=None):
             def loss_fn(p):
-                logits, new_state = apply(p, state, x, True)
-                return cross_entropy(logits, y), new_state
+                logits, new_state = call(apply, p, state, x, True, lengths)
+                return cross_entropy(logits, y, lengths), new_state
 
             (loss, new_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
             updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -98,18 +113,16 @@ class JaxBackend(Backend):
         return fn
 
     def put(self, batch):
-        x, y = batch
-        return (
-            jax.device_put(np.ascontiguousarray(self.prepare_input(x)), self.device),
-            jax.device_put(y, self.device),
-        )
+        x, *rest = batch
+        x = np.ascontiguousarray(self.prepare_input(x))
+        return tuple(jax.device_put(a, self.device) for a in (x, *rest))
 
     def step(self, inputs):
-        x, y = inputs
+        x, y, *lengths = inputs
         if self.mode == "infer":
-            return self._infer(self.params, self.state, x)
+            return self._infer(self.params, self.state, x, *lengths)
         self.params, self.state, self.opt_state, loss = self._train(
-            self.params, self.state, self.opt_state, x, y
+            self.params, self.state, self.opt_state, x, y, *lengths
         )
         return loss
 

@@ -7,6 +7,7 @@ keeps the three frameworks on one algorithm (the cross-framework test checks it)
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -39,12 +40,23 @@ class Adam(tf.Module):
             var.assign_sub(step_size * m / denom)
 
 
-def cross_entropy(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+def cross_entropy(logits: tf.Tensor, targets: tf.Tensor, lengths: tf.Tensor | None = None):
+    """Mean cross-entropy over every position; with ``lengths``, over the unpadded ones."""
     flat = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
     per_position = tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.reshape(targets, [-1]), logits=flat
     )
-    return tf.reduce_mean(per_position)
+    if lengths is None or targets.shape.rank < 2:
+        return tf.reduce_mean(per_position)
+    valid = tf.sequence_mask(lengths, maxlen=tf.shape(targets)[1], dtype=per_position.dtype)
+    return tf.reduce_sum(per_position * tf.reshape(valid, [-1])) / tf.reduce_sum(valid)
+
+
+def call(model, x, training: bool, lengths):
+    """The model, told the true lengths only when there are some (padded sequences)."""
+    if lengths is None:
+        return model(x, training=training)
+    return model(x, training=training, lengths=lengths)
 
 
 class TfBackend(Backend):
@@ -53,17 +65,25 @@ class TfBackend(Backend):
 
     @classmethod
     def configure(cls, device: str, threads: int, precision: str) -> dict[str, Any]:
-        if device == "cpu":
-            tf.config.set_visible_devices([], "GPU")
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        # These settings are fixed once TensorFlow's runtime starts: a worker calls this
+        # first, so they take; in a test process that already ran TF they raise and
+        # whatever is in effect is recorded instead.
+        with contextlib.suppress(RuntimeError):
+            if device == "cpu":
+                tf.config.set_visible_devices([], "GPU")
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
         tf.config.experimental.enable_tensor_float_32_execution(False)
         # tf.function keeps nothing between processes; XLA's persistent cache directory
         # comes from the runner's environment (TF_XLA_FLAGS).
         return {
-            "tf.config.threading.intra_op_parallelism_threads": threads,
-            "tf.config.threading.inter_op_parallelism_threads": threads,
-            "tensor_float_32_execution": False,
+            "tf.config.threading.intra_op_parallelism_threads": (
+                tf.config.threading.get_intra_op_parallelism_threads()
+            ),
+            "tf.config.threading.inter_op_parallelism_threads": (
+                tf.config.threading.get_inter_op_parallelism_threads()
+            ),
+            "tensor_float_32_execution": tf.config.experimental.tensor_float_32_execution_enabled(),
             "TF_XLA_FLAGS": os.environ.get("TF_XLA_FLAGS"),
         }
 
@@ -81,17 +101,17 @@ class TfBackend(Backend):
     def is_out_of_memory(cls, exc: BaseException) -> bool:
         return isinstance(exc, (MemoryError, tf.errors.ResourceExhaustedError))
 
-    def build(self, model, cfg, params, mode, device) -> None:
+    def build(self, model, cfg, params, mode, device, strategy="exact") -> None:
         impl = self.implementation(model, "tf")
-        self.impl, self.cfg, self.mode = impl, cfg, mode
+        self.impl, self.cfg, self.mode, self.strategy = impl, cfg, mode, strategy
         self.device_name = "/CPU:0" if device == "cpu" else "/GPU:0"
         self.prepare_input = getattr(impl, "prepare_input", lambda x: x)
         with tf.device(self.device_name):
             self.model = impl.build(cfg, params)
             if mode == "infer":
 
-                def infer_step(x):
-                    return self.model(x, training=False)
+                def infer_step(x, lengths=None):
+                    return call(self.model, x, False, lengths)
 
                 self._step = self.wrap(infer_step)
                 return
@@ -99,9 +119,9 @@ class TfBackend(Backend):
             variables = list(self.model.trainable_variables)
             self.optimizer = Adam(variables)
 
-            def train_step(x, y):
+            def train_step(x, y, lengths=None):
                 with tf.GradientTape() as tape:
-                    loss = cross_entropy(self.model(x, training=True), y)
+                    loss = cross_entropy(call(self.model, x, True, lengths), y, lengths)
                 grads = tape.gradient(loss, variables)
                 self.optimizer.apply(grads)
                 return loss
@@ -112,17 +132,18 @@ class TfBackend(Backend):
         return fn
 
     def put(self, batch):
-        x, y = batch
+        x, *rest = batch
+        arrays = (np.ascontiguousarray(self.prepare_input(x)), *rest)
         with tf.device(self.device_name):
             # tf.identity moves the host constant onto the device before timing starts.
-            x = tf.identity(tf.constant(np.ascontiguousarray(self.prepare_input(x))))
-            y = tf.identity(tf.constant(y))
-        return x, y
+            return tuple(tf.identity(tf.constant(a)) for a in arrays)
 
     def step(self, inputs):
-        x, y = inputs
+        x, y, *lengths = inputs
         with tf.device(self.device_name):
-            return self._step(x) if self.mode == "infer" else self._step(x, y)
+            if self.mode == "infer":
+                return self._step(x, *lengths)
+            return self._step(x, y, *lengths)
 
     def sync(self, out) -> None:
         # Waits for every op queued on every device (variable updates included).
@@ -149,7 +170,11 @@ class TfGraph(TfBackend):
     jit_compile = False
 
     def wrap(self, fn):
-        self._function = tf.function(fn, jit_compile=self.jit_compile)
+        # reduce_retracing: after a new shape, trace once more with unknown dimensions
+        # rather than once per shape (the "dynamic" strategy).
+        self._function = tf.function(
+            fn, jit_compile=self.jit_compile, reduce_retracing=self.strategy == "dynamic"
+        )
         return self._function
 
     def compilations(self) -> int | None:

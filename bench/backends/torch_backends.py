@@ -17,6 +17,19 @@ import torch.nn.functional as F
 from bench.backends.base import ADAM, Backend
 
 
+def cross_entropy(
+    logits: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean cross-entropy over every position; with ``lengths``, over the unpadded ones."""
+    flat_logits, flat_y = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
+    if lengths is None or y.dim() < 2:
+        return F.cross_entropy(flat_logits, flat_y)
+    per_position = F.cross_entropy(flat_logits, flat_y, reduction="none")
+    positions = torch.arange(y.shape[1], device=y.device)
+    valid = (positions[None, :] < lengths[:, None]).reshape(-1).to(per_position.dtype)
+    return (per_position * valid).sum() / valid.sum()
+
+
 class TorchBackend(Backend):
     framework = "torch"
     device_memory_counter = "torch.cuda.max_memory_allocated"
@@ -54,10 +67,11 @@ class TorchBackend(Backend):
     def is_out_of_memory(cls, exc: BaseException) -> bool:
         return isinstance(exc, (MemoryError, torch.OutOfMemoryError))
 
-    def build(self, model, cfg, params, mode, device) -> None:
+    def build(self, model, cfg, params, mode, device, strategy="exact") -> None:
         impl = self.implementation(model, "torch")
         self.device = torch.device(device)
         self.mode = mode
+        self.strategy = strategy
         self.cfg = cfg
         self.impl = impl
         self.prepare_input = getattr(impl, "prepare_input", lambda x: x)
@@ -76,10 +90,10 @@ class TorchBackend(Backend):
                 weight_decay=ADAM.weight_decay,
             )
 
-            def train_step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            def train_step(x: torch.Tensor, y: torch.Tensor, lengths=None) -> torch.Tensor:
                 optimizer.zero_grad(set_to_none=True)
-                logits = net(x)
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+                logits = net(x) if lengths is None else net(x, lengths)
+                loss = cross_entropy(logits, y, lengths)
                 loss.backward()
                 optimizer.step()
                 return loss.detach()
@@ -95,17 +109,19 @@ class TorchBackend(Backend):
         return fn
 
     def put(self, batch):
-        x, y = batch
+        x, y, *lengths = batch
         x = torch.from_numpy(np.ascontiguousarray(self.prepare_input(x))).to(self.device)
         y = torch.from_numpy(y.astype(np.int64)).to(self.device)
+        if lengths:
+            return x, y, torch.from_numpy(lengths[0].astype(np.int64)).to(self.device)
         return x, y
 
     def step(self, inputs):
-        x, y = inputs
+        x, y, *lengths = inputs
         if self.mode == "infer":
             with torch.inference_mode():
-                return self._step(x)
-        return self._step(x, y)
+                return self._step(x, *lengths)
+        return self._step(x, y, *lengths)
 
     def sync(self, out) -> None:
         if self.device.type == "cuda":
@@ -135,7 +151,8 @@ class TorchCompile(TorchBackend):
         # The whole step is handed to dynamo: in train mode it breaks the graph at
         # backward(), compiles forward+backward through AOTAutograd and the optimizer
         # step as its own graph.
-        return torch.compile(fn, mode=self.compile_mode)
+        dynamic = True if self.strategy == "dynamic" else None  # None: dynamo's default
+        return torch.compile(fn, mode=self.compile_mode, dynamic=dynamic)
 
     def compilations(self) -> int | None:
         # Dynamo's count of distinct graphs compiled in this process (graph breaks and
@@ -170,5 +187,8 @@ class TorchScript(TorchBackend):
 
     def wrap_module(self, module: torch.nn.Module):
         # The profiling executor specialises and optimises the graph over the first
-        # calls; the worker's warm-up runs them before any sample is taken.
+        # calls; the worker's warm-up runs them before any sample is taken. Its default
+        # fusion strategy specialises on two shapes, then goes shape-generic.
+        if self.strategy == "dynamic":
+            torch.jit.set_fusion_strategy([("DYNAMIC", 20)])
         return torch.jit.script(module)
