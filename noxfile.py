@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import nox
 
@@ -31,9 +32,33 @@ def _cuda_unavailable() -> str | None:
     return None
 
 
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+
+
+def _ensure_chromium(session: nox.Session) -> None:
+    """The report's browser test needs headless Chromium: install Debian's where missing."""
+    if os.environ.get("GRAPHBENCH_CHROMIUM") or any(map(shutil.which, CHROMIUM_NAMES)):
+        return
+    if shutil.which("apt-get") is None:
+        session.error(
+            "the report's browser test needs Chromium and there is no apt-get here: install "
+            "Chromium and set GRAPHBENCH_CHROMIUM to its path"
+        )
+    root: list[str] = ["env", "DEBIAN_FRONTEND=noninteractive"]
+    if os.geteuid() != 0:
+        if shutil.which("sudo") is None:
+            session.error("installing Chromium (apt-get install chromium) needs root or sudo")
+        root = ["sudo", "-n", *root]
+    session.log("Chromium is missing: installing Debian's package for the browser test")
+    session.run(*root, "apt-get", "update", "-q", external=True)
+    install = ["apt-get", "install", "-y", "-q", "chromium"]
+    session.run(*root, *install, external=True)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite: every framework on CPU (GPU tests skip without CUDA)."""
+    _ensure_chromium(session)
     _install(session, "all,test")
     session.run("pytest", *session.posargs)
 
@@ -65,4 +90,15 @@ def bench_gpu(session: nox.Session) -> None:
     _install(session, "all-cuda", GPU_CONSTRAINTS)
     session.run(
         "python", "-m", "bench", "run", "--device", "cuda", "--profile", "full", *session.posargs
+    )
+
+
+@nox.session(default=False)
+def report(session: nox.Session) -> None:
+    """Report the newest run of each device under results/ into results/report.html."""
+    if not any(Path("results").glob("*/cells.jsonl")):
+        session.error("no run under results/: run `nox -s bench` first")
+    _install(session, "report")
+    session.run(
+        "python", "-m", "bench", "report", "--newest-in", "results", "-o", "results/report.html"
     )

@@ -1,4 +1,4 @@
-"""The command line: ``python -m bench {list,env,run,resume,summary}``.
+"""The command line: ``python -m bench {list,env,run,resume,summary,report,compare}``.
 
 The only place that exits the process. Bad input gets one line naming what was
 expected and exit status 2; nothing here imports a framework.
@@ -7,11 +7,15 @@ expected and exit status 2; nothing here imports a framework.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import shlex
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 from rich.console import Console
@@ -19,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import models
-from bench import backends, environment, summary
+from bench import backends, compare, environment, summary
 from bench.backends.base import ADAM, LOSS
 from bench.cells import (
     DEVICES,
@@ -42,6 +46,7 @@ from bench.results import (
 )
 from bench.runner import Runner
 
+EXIT_REGRESSION = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -68,6 +73,19 @@ def positive_seconds(text: str) -> float:
         value = -1.0
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A threshold: ``0.05`` or ``5%``."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction like 0.05 or a percentage like 5%, got {text!r}"
+        )
     return value
 
 
@@ -111,6 +129,43 @@ def build_parser() -> Parser:
     show = sub.add_parser("summary", help="print the summary table of a stored run")
     show.add_argument("run_dir", type=Path)
     show.add_argument("--markdown", action="store_true", help="as a Markdown table")
+
+    report = sub.add_parser(
+        "report", help="turn stored runs into one self-contained HTML file (figures, tables)"
+    )
+    report.add_argument("run_dirs", type=Path, nargs="*", metavar="RUN_DIR")
+    report.add_argument(
+        "-o", "--output", type=Path, default=Path("report.html"), help="default: report.html"
+    )
+    report.add_argument(
+        "--newest-in",
+        type=Path,
+        metavar="DIR",
+        help="report the newest run of each device under DIR (what `nox -s report` does)",
+    )
+
+    comp = sub.add_parser("compare", help="compare run B against run A, cell by cell")
+    comp.add_argument("run_a", type=Path, metavar="RUN_A")
+    comp.add_argument("run_b", type=Path, metavar="RUN_B")
+    comp.add_argument(
+        "--threshold",
+        type=fraction,
+        default=compare.DEFAULT_THRESHOLD,
+        help="smallest change that counts, e.g. 0.05 or 5%% (default 5%%)",
+    )
+    comp.add_argument(
+        "--resamples",
+        type=positive_int,
+        default=compare.DEFAULT_RESAMPLES,
+        help=f"bootstrap resamples (default {compare.DEFAULT_RESAMPLES})",
+    )
+    comp.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    comp.add_argument("--html", type=Path, metavar="FILE", help="also write the comparison page")
+    comp.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when any cell is significantly slower beyond the threshold (for CI)",
+    )
     return parser
 
 
@@ -272,6 +327,100 @@ def cmd_summary(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def check_writable(option: str, path: Path) -> None:
+    """Refuse an output path before any work is done, with the reason in one line."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory; expected a file name")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"{option} {path}: directory {parent} is not writable")
+
+
+def write_output(option: str, path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a page."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file (mkstemp makes it private)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write ({exc.strerror or exc})") from None
+
+
+def report_module(name: str) -> ModuleType:
+    """Import part of report/ (pandas, seaborn, matplotlib, jinja2), or say how to get it."""
+    try:
+        return importlib.import_module(f"report.{name}")
+    except ImportError as exc:
+        raise UsageError(
+            f"the report needs its extra ({exc.name or exc} is missing): "
+            "pip install 'graphbench[report]'"
+        ) from None
+
+
+def command_line(argv: list[str] | None) -> str:
+    """The command as typed (for the page's footer), whether from a shell or from main()."""
+    words = sys.argv[1:] if argv is None else argv
+    return shlex.join([Path(sys.executable).name, "-m", "bench", *words])
+
+
+def cmd_report(args: argparse.Namespace, err: Console, command: str) -> int:
+    if args.newest_in is not None:
+        if args.run_dirs:
+            raise UsageError("give RUN_DIR(s) or --newest-in DIR, not both")
+        if not args.newest_in.is_dir():
+            raise UsageError(f"--newest-in {args.newest_in}: no such directory")
+        discover = report_module("discover")
+        run_dirs, notes = discover.newest_runs(args.newest_in)
+        for note in notes:
+            err.print(f"note: {note}", markup=False)
+        if not run_dirs:
+            raise UsageError(
+                f"no finished run under {args.newest_in}; run `nox -s bench` "
+                "(or python -m bench run) first"
+            )
+    elif args.run_dirs:
+        run_dirs = args.run_dirs
+    else:
+        raise UsageError("expected at least one RUN_DIR (or --newest-in DIR)")
+    check_writable("-o", args.output)
+    runs = [load_run(d) for d in run_dirs]
+    ids = [r.run_id for r in runs]
+    if len(set(ids)) != len(ids):
+        raise UsageError(f"the same run was given twice: {', '.join(ids)}")
+    page = report_module("html").render_report(runs, generated_by=command)
+    write_output("-o", args.output, page)
+    print(args.output, flush=True)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace, out: Console, err: Console, command: str) -> int:
+    run_a, run_b = load_run(args.run_a), load_run(args.run_b)
+    if args.html is not None:
+        check_writable("--html", args.html)
+    result = compare.compare_runs(run_a, run_b, args.threshold, args.resamples, args.seed)
+    out.print(compare.table(result))
+    for t in compare.side_tables(result):
+        out.print(t)
+    if args.html is not None:
+        page = report_module("compare_page").render_comparison(result, command)
+        write_output("--html", args.html, page)
+        err.print(f"comparison page: {args.html}", markup=False)
+    if args.fail_on_regression and result.slower:
+        err.print(
+            f"regression: {len(result.slower)} cell(s) slower than {result.run_a} beyond "
+            f"{result.threshold:.0%}: " + ", ".join(c.label for c in result.slower),
+            markup=False,
+        )
+        return EXIT_REGRESSION
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # Wide enough for the summary table when stdout is a file or a pipe (CI logs, notes).
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -294,6 +443,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_resume(args, out, err)
         if args.command == "summary":
             return cmd_summary(args, out)
+        if args.command == "report":
+            return cmd_report(args, err, command_line(argv))
+        if args.command == "compare":
+            return cmd_compare(args, out, err, command_line(argv))
         raise UsageError(f"unknown command {args.command!r}")
     except (UsageError, ValueError) as exc:  # SchemaError is a ValueError
         print(f"graphbench: error: {exc}", file=sys.stderr)

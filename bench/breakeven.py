@@ -24,13 +24,26 @@ def time_to_first_result(record: dict, warm: bool = False) -> float | None:
     return build + first
 
 
-def break_even_steps(eager: dict, static: dict, warm: bool = False) -> tuple[float | None, str]:
-    """(steps, note): steps after which ``static`` has caught up with ``eager``.
+def steps_to_break_even(
+    static_start_s: float, eager_start_s: float, static_step_ms: float, eager_step_ms: float
+) -> float:
+    """Whole steps until the static backend has caught up; ``math.inf`` if it never does.
 
-    0 when the static backend is not more expensive to start; ``math.inf`` ("never")
-    when it is not faster per step; None when either cell lacks the numbers.
-    ``warm`` uses the static cell's warm start; eager keeps no compile cache, so its
-    cold start serves both.
+    Never when its steps are not faster (however it starts); 0 when they are faster and it
+    also starts no later.
+    """
+    saved_per_step_s = (eager_step_ms - static_step_ms) / 1e3
+    if not saved_per_step_s > 0:
+        return math.inf
+    extra_start_s = static_start_s - eager_start_s
+    return 0.0 if extra_start_s <= 0 else float(math.ceil(extra_start_s / saved_per_step_s))
+
+
+def break_even_steps(eager: dict, static: dict, warm: bool = False) -> tuple[float | None, str]:
+    """(steps, note) for two cell records of one block: see ``steps_to_break_even``.
+
+    None when either cell lacks the numbers. ``warm`` uses the static cell's warm start;
+    eager keeps no compile cache, so its cold start serves both.
     """
     if eager.get("status") != "ok" or static.get("status") != "ok":
         return None, "needs both cells ok"
@@ -38,10 +51,11 @@ def break_even_steps(eager: dict, static: dict, warm: bool = False) -> tuple[flo
     static_start = time_to_first_result(static, warm)
     if eager_start is None or static_start is None:
         return None, "no warm start measured" if warm else "no first call measured"
-    extra_start = static_start - eager_start
-    saved_per_step = (eager["latency_ms"]["median"] - static["latency_ms"]["median"]) / 1e3
-    if extra_start <= 0:
-        return 0.0, "starts no slower than eager"
-    if saved_per_step <= 0:
-        return math.inf, "never: not faster per step than eager"
-    return math.ceil(extra_start / saved_per_step), "steps until the first call is paid back"
+    steps = steps_to_break_even(
+        static_start, eager_start, static["latency_ms"]["median"], eager["latency_ms"]["median"]
+    )
+    if math.isinf(steps):
+        return steps, "never: not faster per step than eager"
+    if steps == 0:
+        return steps, "starts no slower than eager"
+    return steps, "steps until the first call is paid back"

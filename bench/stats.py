@@ -55,3 +55,33 @@ def speedup(baseline_ms: float | None, ms: float | None) -> float | None:
     if not baseline_ms or not ms:
         return None
     return baseline_ms / ms
+
+
+def bootstrap_ratio_ci(
+    samples_a: Sequence[float],
+    samples_b: Sequence[float],
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Ratio of medians B/A and its percentile-bootstrap confidence interval.
+
+    Each run's raw samples are resampled with replacement, independently, ``resamples``
+    times; the interval is the central ``confidence`` share of the resampled ratios.
+    A seeded generator makes the same inputs give the same interval every time.
+    Returns (ratio, low, high): above 1 means B is slower than A.
+    """
+    if len(samples_a) == 0 or len(samples_b) == 0:
+        raise ValueError("bootstrap_ratio_ci() needs at least one sample in each run")
+    if resamples < 1:
+        raise ValueError(f"resamples must be a positive integer, got {resamples}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    a = np.asarray(samples_a, dtype=np.float64)
+    b = np.asarray(samples_b, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    medians_a = np.median(a[rng.integers(0, a.size, size=(resamples, a.size))], axis=1)
+    medians_b = np.median(b[rng.integers(0, b.size, size=(resamples, b.size))], axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(medians_b / medians_a, [tail, 100 - tail])
+    return float(np.median(b) / np.median(a)), float(low), float(high)

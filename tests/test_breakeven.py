@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from bench.breakeven import break_even_steps, time_to_first_result
+from bench.breakeven import break_even_steps, steps_to_break_even, time_to_first_result
 
 
 def cell(median_ms, build_s, first_s, warm=None, status="ok"):
@@ -42,6 +42,11 @@ def test_zero_when_it_starts_no_slower():
     assert break_even_steps(EAGER, cell(5.0, 0.05, 0.1))[0] == 0
 
 
+def test_never_when_slower_per_step_even_if_it_starts_sooner():
+    steps, note = break_even_steps(EAGER, cell(12.0, 0.05, 0.1))
+    assert steps == math.inf and note.startswith("never")
+
+
 def test_warm_start_uses_the_warm_first_call():
     static = cell(4.0, 0.2, 10.2, warm=(0.2, 0.62))
     assert time_to_first_result(static, warm=True) == pytest.approx(0.82)
@@ -54,3 +59,17 @@ def test_missing_numbers_give_none():
         "no warm start measured",
     )
     assert break_even_steps(EAGER, cell(4.0, 0.2, 1.0, status="failed"))[0] is None
+
+
+@pytest.mark.parametrize(
+    "static_first, eager_first, static_ms, eager_ms, expected",
+    [
+        (2.0, 0.5, 1.0, 2.0, 1500.0),  # 1.5 s more to start, 1 ms saved per step
+        (2.0, 0.5, 2.0, 2.0, math.inf),  # not faster: never
+        (2.0, 0.5, 3.0, 2.0, math.inf),  # slower: never, never negative
+        (0.1, 0.5, 3.0, 2.0, math.inf),  # cheaper to start but slower per step: never
+        (0.1, 0.5, 1.0, 2.0, 0.0),  # cheaper to start and faster: ahead at once
+    ],
+)
+def test_steps_to_break_even(static_first, eager_first, static_ms, eager_ms, expected):
+    assert steps_to_break_even(static_first, eager_first, static_ms, eager_ms) == expected

@@ -1,0 +1,8 @@
+"""The HTML report and the comparison page: stored runs -> one self-contained HTML file.
+
+frame.py (one tidy DataFrame of cells and what is derived from it), plots.py (one
+seaborn figure per function, no I/O), tables.py / cite.py / envinfo.py (what the page
+prints), html.py and compare_page.py (the pages), discover.py (which runs to report).
+Needs the ``report`` extra; nothing in bench/ imports this package except, lazily, the
+CLI's ``report`` and ``compare --html``.
+"""

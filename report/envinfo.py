@@ -1,0 +1,112 @@
+"""The environment section: what each run recorded about where and how it ran.
+
+Known fields get a readable label; anything else a run.json carries is shown as it is,
+so a field added later is never hidden.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from bench.compare import short_commit
+from bench.results import Run
+
+SHOWN_ENV_KEYS = {
+    "python",
+    "python_executable",
+    "platform",
+    "cpu_model",
+    "cpu_count",
+    "cpu_schedulable",
+    "ram_bytes",
+    "gpus",
+    "gpus_unavailable_reason",
+    "git",
+    "threads",
+    "key_packages",
+    "packages",
+    "environment_variables",
+}
+
+
+@dataclass(frozen=True)
+class RunEnvironment:
+    run_id: str
+    facts: list[tuple[str, str]]  # (label, value), in reading order
+    key_packages: list[tuple[str, str]]
+    threads: list[tuple[str, str]]  # (framework, what it was set to)
+    variables: list[tuple[str, str]]
+    packages: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _yes_no(value: object) -> str:
+    return "yes" if value is True else "no" if value is False else "–"
+
+
+def _gpus(env: dict) -> str:
+    gpus = env.get("gpus")
+    if not gpus:
+        return f"none ({env.get('gpus_unavailable_reason') or 'not recorded'})"
+    return "; ".join(
+        ", ".join(f"{k} {_text(v)}" if k != "name" else str(v) for k, v in g.items()) for g in gpus
+    )
+
+
+def _thread_settings(run: Run) -> list[tuple[str, str]]:
+    """What each framework's worker set its thread pools to (from its first ok cell)."""
+    out: dict[str, str] = {}
+    for c in run.cells:
+        if c["framework"] not in out and c.get("threads_set"):
+            affinity = c.get("cpu_affinity")
+            text = ", ".join(f"{k}={_text(v)}" for k, v in c["threads_set"].items())
+            out[c["framework"]] = text + (f"; pinned to cores {affinity}" if affinity else "")
+    return sorted(out.items())
+
+
+def describe(run: Run) -> RunEnvironment:
+    meta = run.meta
+    env = meta.get("environment") or {}
+    settings = meta.get("settings") or {}
+    ram = env.get("ram_bytes")
+    facts = [
+        ("run", run.run_id),
+        ("started / finished (UTC)", f"{meta.get('started_utc')} / {meta.get('finished_utc')}"),
+        ("interrupted", _yes_no(meta.get("interrupted"))),
+        ("command", _text(meta.get("command"))),
+        ("working directory", _text(meta.get("cwd"))),
+        ("git commit", short_commit(env.get("git"))),
+        ("full commit", _text((env.get("git") or {}).get("commit"))),
+        (
+            "CPU",
+            f"{env.get('cpu_model')}, {env.get('cpu_count')} cores "
+            f"({env.get('cpu_schedulable')} schedulable)",
+        ),
+        ("RAM", f"{ram / 2**30:.1f} GiB" if isinstance(ram, (int, float)) else "–"),
+        ("GPUs", _gpus(env)),
+        ("platform", _text(env.get("platform"))),
+        ("Python", f"{env.get('python')} ({env.get('python_executable', '–')})"),
+        ("threads", _text(settings.get("threads", env.get("threads")))),
+        ("settings", ", ".join(f"{k}={_text(v)}" for k, v in settings.items())),
+    ]
+    for precision, policy in (meta.get("precision_policy") or {}).items():
+        facts.append((f"precision policy ({precision})", _text(policy)))
+    if meta.get("training_step"):
+        facts.append(("training step", _text(meta["training_step"])))
+    facts += [(k, _text(v)) for k, v in env.items() if k not in SHOWN_ENV_KEYS]
+    return RunEnvironment(
+        run_id=run.run_id,
+        facts=facts,
+        key_packages=sorted((env.get("key_packages") or {}).items()),
+        threads=_thread_settings(run),
+        variables=sorted((env.get("environment_variables") or {}).items()),
+        packages=sorted((env.get("packages") or {}).items()),
+    )

@@ -1,0 +1,124 @@
+"""Comparing two runs: bootstrap intervals, verdicts, and the planted changes in compare_b."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from markupsafe import escape
+
+from bench import __main__ as cli
+from bench.compare import FASTER, SLOWER, UNCHANGED, compare_runs, verdict
+from bench.results import load_run
+from bench.stats import bootstrap_ratio_ci
+from tests.report_fixtures import CPU_RUN, RUN_B
+
+
+def test_bootstrap_is_seeded_and_brackets_the_ratio():
+    rng = np.random.default_rng(1)
+    a = 10 * (1 + 0.02 * rng.standard_normal(50))
+    b = 13 * (1 + 0.02 * rng.standard_normal(50))
+    ratio, low, high = bootstrap_ratio_ci(a, b)
+    assert ratio == pytest.approx(np.median(b) / np.median(a))
+    assert 1.25 < low < ratio < high < 1.35
+    assert bootstrap_ratio_ci(a, b) == (ratio, low, high)  # same seed, same interval
+    assert bootstrap_ratio_ci(a, b, seed=1) != (ratio, low, high)
+
+
+def test_bootstrap_refuses_empty_samples():
+    with pytest.raises(ValueError, match="at least one sample"):
+        bootstrap_ratio_ci([], [1.0])
+
+
+@pytest.mark.parametrize(
+    "ratio, low, high, expected",
+    [
+        (1.30, 1.28, 1.32, SLOWER),
+        (1.03, 1.01, 1.05, UNCHANGED),  # real but under the 5% threshold
+        (1.20, 0.95, 1.50, UNCHANGED),  # large but within the noise
+        (0.80, 0.78, 0.82, FASTER),
+        (0.97, 0.96, 0.98, UNCHANGED),
+    ],
+)
+def test_verdict_needs_both_the_interval_and_the_threshold(ratio, low, high, expected):
+    assert verdict(ratio, low, high, 0.05) == expected
+
+
+@pytest.fixture(scope="module")
+def result():
+    return compare_runs(load_run(CPU_RUN), load_run(RUN_B))
+
+
+def test_planted_30_percent_slowdown_is_flagged_and_1_percent_is_not(result):
+    assert [c.label for c in result.slower] == ["mlp torch-eager infer cpu b128"]
+    assert result.slower[0].ratio == pytest.approx(1.30, abs=1e-4)
+    assert result.slower[0].low > 1.2
+    one = next(c for c in result.cells if c.label == "mlp jax-jit infer cpu b128")
+    assert one.ratio == pytest.approx(1.01, abs=1e-4) and one.verdict == UNCHANGED
+    assert result.faster == []
+    assert all(c.verdict == UNCHANGED for c in result.cells if c not in result.slower)
+
+
+def test_cells_in_one_run_and_status_changes_are_listed(result):
+    assert result.only_a == ["mlp tf-eager train cpu b128"]
+    assert result.only_b == ["mlp torchscript infer cpu b128"]
+    changes = {(s.label, s.status_a, s.status_b) for s in result.status_changes}
+    assert changes == {
+        ("mlp jax-jit train cpu b128", "ok", "oom"),
+        ("cnn jax-jit infer cpu b32", "failed", "ok"),
+    }
+    assert result.commit_a == "0123456" and result.commit_b == "0123456 (dirty)"
+
+
+def test_cli_table_and_exit_status(capsys):
+    assert cli.main(["compare", str(CPU_RUN), str(RUN_B)]) == 0
+    out = capsys.readouterr().out
+    assert "mlp torch-eager infer cpu b128" in out and "+30.0%" in out and "slower" in out
+    assert "1 slower, 0 faster, 18 unchanged" in out
+
+
+def test_fail_on_regression_exits_1_and_names_the_cell(capsys):
+    assert cli.main(["compare", str(CPU_RUN), str(RUN_B), "--fail-on-regression"]) == 1
+    err = capsys.readouterr().err
+    assert "regression: 1 cell(s) slower" in err and "mlp torch-eager infer cpu b128" in err
+    # Above the planted change's size, nothing counts as a regression.
+    args = ["compare", str(CPU_RUN), str(RUN_B), "--fail-on-regression", "--threshold", "40%"]
+    assert cli.main(args) == 0
+
+
+def test_html_page_lists_the_same(tmp_path, capsys):
+    out = tmp_path / "cmp.html"
+    assert cli.main(["compare", str(CPU_RUN), str(RUN_B), "--html", str(out)]) == 0
+    page = out.read_text()
+    assert '<tr class="slower"><td>mlp torch-eager infer cpu b128</td>' in page
+    assert page.count('<tr class="slower">') == 1
+    assert "mlp torchscript infer cpu b128" in page and "mlp tf-eager train cpu b128" in page
+    assert str(escape("worker killed by SIGKILL (the kernel's OOM killer")) in page
+    assert "<script" not in page and 'id="fig-compare"' in page
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--threshold", "five"], "expected a fraction like 0.05 or a percentage like 5%"),
+        (["--threshold", "1.5"], "expected a fraction like 0.05"),
+        (["--resamples", "0"], "expected a positive integer"),
+        (["--html", "/nonexistent/dir/cmp.html"], "directory /nonexistent/dir does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(capsys, argv, expected):
+    assert cli.main(["compare", str(CPU_RUN), str(RUN_B), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0], err
+
+
+def test_unknown_schema_version_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(RUN_B, run)
+    meta = json.loads((run / "run.json").read_text())
+    meta["schema_version"] = 3
+    (run / "run.json").write_text(json.dumps(meta))
+    assert cli.main(["compare", str(CPU_RUN), str(run)]) == 2
+    assert "schema_version 3 is not supported" in capsys.readouterr().err
