@@ -30,7 +30,9 @@ from bench.cells import (
     MODES,
     Cell,
     backends_for_device,
+    dynamic_models,
     expand,
+    expand_dynamic,
     parse_batch_sizes,
     parse_names,
 )
@@ -45,6 +47,9 @@ from bench.results import (
     write_json_atomic,
 )
 from bench.runner import Runner
+from bench.streams import STRATEGIES, STRATEGY_HELP, STREAM_STEPS, STREAMS
+
+SCENARIOS = ("fixed", "dynamic")
 
 EXIT_REGRESSION = 1
 EXIT_USAGE = 2
@@ -100,13 +105,34 @@ def build_parser() -> Parser:
 
     run = sub.add_parser("run", help="run a matrix of cells, one fresh process each")
     run.add_argument("--device", choices=DEVICES, default="cpu")
-    run.add_argument("--models", default="all", help="comma-separated, or 'all' (default)")
+    run.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        default="fixed",
+        help="fixed shapes (default), or dynamic: a stream of varying sequence lengths",
+    )
+    run.add_argument(
+        "--models",
+        default="all",
+        help="comma-separated, or 'all' (default; for --scenario dynamic: the sequence models)",
+    )
     run.add_argument(
         "--backends",
         default="all",
         help="comma-separated, or 'all' (default: every backend for --device)",
     )
-    run.add_argument("--modes", default="all", help="infer, train, or 'all' (default)")
+    run.add_argument(
+        "--modes",
+        help="infer, train, or 'all' (default; for --scenario dynamic: each model's own)",
+    )
+    run.add_argument(
+        "--strategies",
+        help=f"--scenario dynamic: comma-separated from {', '.join(STRATEGIES)} (default: all)",
+    )
+    run.add_argument(
+        "--streams",
+        help=f"--scenario dynamic: comma-separated from {', '.join(STREAMS)} (default: all)",
+    )
     run.add_argument(
         "--batch-sizes", help="e.g. 1,8,64 (default: each model's size for the profile)"
     )
@@ -206,6 +232,18 @@ def cmd_list(out: Console) -> int:
     for p in PROFILE_NAMES:
         t.add_row(p, describe_profile(p))
     out.print(t)
+
+    t = Table(title="dynamic-shape scenario (--scenario dynamic)", title_justify="left")
+    t.add_column("option")
+    t.add_column("name")
+    t.add_column("what it is", overflow="fold")
+    t.add_row("models", ", ".join(dynamic_models()), "models with a sequence axis")
+    for name, stream in STREAMS.items():
+        steps = ", ".join(f"{n} steps ({p})" for p, n in STREAM_STEPS.items())
+        t.add_row("--streams", name, f"{stream.description}; {steps}")
+    for name, text in STRATEGY_HELP.items():
+        t.add_row("--strategies", name, text)
+    out.print(t)
     return 0
 
 
@@ -223,6 +261,16 @@ def run_meta(run_id: str, settings: Settings, cells: list[Cell], precision: str)
         "training_step": {"loss": LOSS, "optimizer": {"name": "Adam", **asdict(ADAM)}},
         "environment": environment.collect(settings.threads),
         "matrix": [c.to_dict() for c in cells],
+        "dynamic_shapes": {
+            "streams": {
+                name: {"description": s.description, "n_steps": STREAM_STEPS[settings.profile]}
+                for name, s in STREAMS.items()
+            },
+            "strategies": STRATEGY_HELP,
+            "buckets": "powers of two from the stream's shortest to its longest length",
+        }
+        if any(c.scenario == "dynamic" for c in cells)
+        else None,
     }
 
 
@@ -234,13 +282,21 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
             raise UsageError(
                 f"--device cuda: no CUDA device is visible ({reason}); valid here: cpu"
             )
-    model_names = parse_names("--models", args.models, models.MODEL_NAMES)
+    dynamic = args.scenario == "dynamic"
+    if not dynamic and (args.strategies or args.streams):
+        raise UsageError("--strategies and --streams apply to --scenario dynamic only")
+    all_models = dynamic_models() if dynamic else models.MODEL_NAMES
+    model_names = (
+        all_models
+        if args.models.strip() == "all"
+        else parse_names("--models", args.models, models.MODEL_NAMES)
+    )
     backend_names = (
         backends_for_device(device)
         if args.backends.strip() == "all"
         else parse_names("--backends", args.backends, tuple(backends.BACKENDS))
     )
-    modes = parse_names("--modes", args.modes, MODES)
+    modes = parse_names("--modes", args.modes, MODES) if args.modes else None
     batch_sizes = parse_batch_sizes(args.batch_sizes) if args.batch_sizes else None
     if args.threads and args.threads > available_cores():
         raise UsageError(
@@ -248,9 +304,25 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
             f"schedulable cores; expected 1..{available_cores()}"
         )
     settings = settings_for(args.profile, timeout_s=args.timeout, threads=args.threads)
-    cells = expand(model_names, backend_names, modes, device, args.profile, batch_sizes)
+    if dynamic:
+        strategies = parse_names("--strategies", args.strategies or "all", STRATEGIES)
+        streams = parse_names("--streams", args.streams or "all", tuple(STREAMS))
+        cells = expand_dynamic(
+            model_names,
+            backend_names,
+            modes,
+            device,
+            args.profile,
+            strategies,
+            streams,
+            batch_sizes,
+        )
+    else:
+        cells = expand(
+            model_names, backend_names, modes or MODES, device, args.profile, batch_sizes
+        )
 
-    run_dir = new_run_dir(args.out_dir, device)
+    run_dir = new_run_dir(args.out_dir, device, args.scenario)
     meta = run_meta(run_dir.name, settings, cells, "float32")
     write_json_atomic(run_dir / RUN_FILE, meta)
     return execute(run_dir, meta, cells, settings, out, err)

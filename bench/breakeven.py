@@ -7,12 +7,16 @@ spent the same time when
     static_start + n * static_step = eager_start + n * eager_step
 
 where *start* is the time to the first result (build + first call) and *step* the
-steady-state median. Pure functions over two cell records of the same block.
+steady-state median. Pure functions over two cell records of the same block. For a
+stream of varying shapes (the dynamic scenario), ``overtaking_step`` finds the same
+moment from the two cells' measured per-step times.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 
 def time_to_first_result(record: dict, warm: bool = False) -> float | None:
@@ -59,3 +63,19 @@ def break_even_steps(eager: dict, static: dict, warm: bool = False) -> tuple[flo
     if steps == 0:
         return steps, "starts no slower than eager"
     return steps, "steps until the first call is paid back"
+
+
+def overtaking_step(eager_step_ms: list[float], static_step_ms: list[float]) -> int | None:
+    """In a stream fed to both: the step from which the static backend stays ahead.
+
+    The cumulative wall time of the static backend (its compilations included) is at or
+    below the eager backend's from this step (1-based) to the end of the stream; None
+    if it is still behind at the end.
+    """
+    if len(eager_step_ms) != len(static_step_ms):
+        raise ValueError("the two cells were fed streams of different lengths")
+    behind = np.cumsum(static_step_ms) > np.cumsum(eager_step_ms)
+    if behind.size == 0 or behind[-1]:
+        return None
+    last_behind = np.flatnonzero(behind)
+    return 1 if last_behind.size == 0 else int(last_behind[-1]) + 2

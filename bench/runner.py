@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import backends, expected
-from bench.breakeven import break_even_steps
+from bench.breakeven import break_even_steps, overtaking_step
 from bench.cells import Cell, block_key
 from bench.profiles import Settings
 from bench.results import SCHEMA_VERSION, append_cell, read_cells, utc_now
@@ -58,6 +58,9 @@ DYNAMIC_FIELDS: dict = {
     "steady_latency_ms": None,
     "compilations_second_pass": None,
     "compile_s": None,
+    # Static backends: the step from which the stream's cumulative time is at or below its
+    # framework's eager backend fed the same stream (exact), to the end; None if never.
+    "overtakes_eager_at_step": None,
 }
 
 
@@ -292,17 +295,25 @@ class Runner:
     def add_break_even(self, record: dict) -> None:
         """Steps after which a static cell has paid back its first call vs its eager cell."""
         info = backends.get(record["backend"])
-        if not info.static or record["scenario"] != "fixed":
+        if not info.static:
             return
         eager_name = backends.eager_baseline(info.framework)
         eager = next(
             (
                 r
                 for r in reversed(self.records)
-                if r["backend"] == eager_name and block_key(r) == block_key(record)
+                if r["backend"] == eager_name
+                and block_key(r) == block_key(record)
+                and r.get("strategy") in (None, "exact")  # eager fed the stream as it comes
             ),
             None,
         )
+        if record["scenario"] == "dynamic":
+            if eager is not None and eager["status"] == record["status"] == "ok":
+                record["overtakes_eager_at_step"] = overtaking_step(
+                    eager["step_ms"], record["step_ms"]
+                )
+            return
         if eager is None:
             record["break_even_note"] = f"no {eager_name} cell in this run"
             return

@@ -2,7 +2,12 @@ import math
 
 import pytest
 
-from bench.breakeven import break_even_steps, steps_to_break_even, time_to_first_result
+from bench.breakeven import (
+    break_even_steps,
+    overtaking_step,
+    steps_to_break_even,
+    time_to_first_result,
+)
 
 
 def cell(median_ms, build_s, first_s, warm=None, status="ok"):
@@ -73,3 +78,16 @@ def test_missing_numbers_give_none():
 )
 def test_steps_to_break_even(static_first, eager_first, static_ms, eager_ms, expected):
     assert steps_to_break_even(static_first, eager_first, static_ms, eager_ms) == expected
+
+
+def test_overtaking_step_is_where_the_static_stream_stays_ahead():
+    eager = [10.0] * 6
+    # Compiles at steps 1 and 3, then 2 ms a step: cumulative 50, 52, 82, 84, 86, 88 vs 60.
+    assert overtaking_step(eager, [50, 2, 30, 2, 2, 2]) is None  # 88 > 60 at the end
+    # 25, 27, 29, 31, 33, 35 vs 10, 20, 30, 40, 50, 60: behind at steps 1-2, ahead from 3.
+    assert overtaking_step(eager, [25, 2, 2, 2, 2, 2]) == 3
+    assert overtaking_step(eager, [5, 5, 5, 5, 5, 5]) == 1  # never behind
+    # Ahead, then a recompile late in the stream puts it behind again, then ahead: step 6.
+    assert overtaking_step(eager, [2, 2, 2, 2, 50, 2]) == 6
+    with pytest.raises(ValueError, match="different lengths"):
+        overtaking_step([1.0], [1.0, 2.0])
