@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from report import fmt
-from report.frame import TORCH_EAGER
+from report.frame import EAGER_STRATEGY, TORCH_EAGER
 
 
 def _run(run_id: str, commit: str) -> str:
@@ -67,3 +67,32 @@ def break_even(r: pd.Series) -> str:
         f"{fmt.sig(r['eager_first_s'])} s, median {fmt.sig(r['static_median_ms'])} ms vs "
         f"{fmt.sig(r['eager_median_ms'])} ms); {_run(r['run_id'], r['commit'])}"
     )
+
+
+def dynamic(r: pd.Series) -> str:
+    """``lstm infer b32 cpu skewed stream (64 steps) jax-jit bucket: 1.78 s total, 0.670 s
+    compiling (37.6%), 5 compilations, steady 12.8 ms/step, 22.5% padding, overtakes
+    jax-eager at step 50; run ... @ ...``"""
+    where = (
+        f"{r['model']} {r['mode']} b{r['batch_size']} {r['device']} {r['stream']} stream "
+        f"({fmt.count(r['n_steps'])} steps) {r['backend']} {r['strategy']}"
+    )
+    parts = [f"{fmt.sig(r['total_s'])} s total"]
+    if r["static"]:
+        parts.append(
+            f"{fmt.sig(r['compile_s'])} s compiling ({fmt.percent(r['compile_share'])}), "
+            f"{fmt.count(r['compilations'])} compilations"
+        )
+    else:
+        parts.append("eager (no compilation)")
+    parts.append(f"steady {fmt.sig(r['steady_ms'])} ms/step")
+    if r["padding_waste"] > 0:
+        parts.append(f"{fmt.percent(r['padding_waste'])} padding")
+    eager = f"{r['eager_backend']} ({EAGER_STRATEGY})"
+    if math.isfinite(r["overtakes_at"]):
+        parts.append(f"overtakes {eager} at step {r['overtakes_at']:,.0f}")
+    elif r["overtakes_note"] == "never":
+        parts.append(f"never overtakes {eager} within the stream")
+    elif r["overtakes_note"].startswith("no "):
+        parts.append(f"{r['overtakes_note']} to compare with")
+    return f"{where}: {', '.join(parts)}; {_run(r['run_id'], r['commit'])}"

@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from bench import backends
-from bench.breakeven import steps_to_break_even, time_to_first_result
+from bench.breakeven import overtaking_step, steps_to_break_even, time_to_first_result
 from bench.cells import block_key
 from bench.compare import IDENTITY, short_commit
 from bench.results import Run
 from bench.stats import is_noisy
+from bench.streams import STRATEGIES, STRATEGY_HELP, STREAMS
 from bench.summary import eager_medians, speedup_vs_eager
 
 TORCH_EAGER = "torch-eager"
@@ -224,3 +225,171 @@ def geomean_frame(cells: pd.DataFrame) -> pd.DataFrame:
     out["backend"] = pd.Categorical(out["backend"], cells["backend"].cat.categories, ordered=True)
     out = out.assign(rank=out["panel"].map(panel_rank))
     return out.sort_values(["rank", "backend"], kind="stable").drop(columns="rank")
+
+
+# --- the dynamic-shape scenario: a stream of varying sequence lengths -------------------
+
+DYNAMIC = "dynamic"
+# A strategy a backend has no use for is recorded as skipped, with a reason starting so.
+NOT_APPLICABLE = "not applicable"
+# The eager backend a static backend is measured against is fed the stream as it comes.
+EAGER_STRATEGY = "exact"
+# Cells fed the same stream: a dynamic block is everything but the backend and strategy.
+DYNAMIC_BLOCK = (*BLOCK, "stream")
+
+
+def dynamic_cells(run: Run) -> list[dict]:
+    return [r for r in run.cells if r["scenario"] == DYNAMIC]
+
+
+def is_not_applicable(record: dict) -> bool:
+    """Skipped because the strategy means nothing for the backend (not a failure)."""
+    return record["status"] == "skipped" and (record.get("error") or "").startswith(NOT_APPLICABLE)
+
+
+def stream_description(run: Run, stream: str) -> str:
+    """What run.json says the stream is (bench.streams' text for runs that did not record it)."""
+    recorded = ((run.meta.get("dynamic_shapes") or {}).get("streams") or {}).get(stream) or {}
+    known = STREAMS.get(stream)
+    return recorded.get("description") or (known.description if known else "not recorded")
+
+
+def strategy_descriptions(runs: Sequence[Run]) -> dict[str, str]:
+    """Each strategy as the runs recorded it (bench.streams' text where none did)."""
+    out = dict(STRATEGY_HELP)
+    for run in runs:
+        out.update(((run.meta.get("dynamic_shapes") or {}).get("strategies")) or {})
+    return out
+
+
+def bucket_description(runs: Sequence[Run]) -> str:
+    for run in runs:
+        text = (run.meta.get("dynamic_shapes") or {}).get("buckets")
+        if text:
+            return str(text)
+    return "powers of two"
+
+
+def _overtaking(record: dict, eager: dict | None) -> tuple[float, str]:
+    """(step, note): where a static cell overtakes its eager cell; NaN and why where it does
+    not. Computed from the two cells' first-pass step times (never read from the record)."""
+    info = backends.get(record["backend"])
+    if record["status"] != "ok":
+        return math.nan, ""
+    if not info.static:  # eager backends compile nothing: there is nothing to pay back
+        return math.nan, "baseline" if record["strategy"] == EAGER_STRATEGY else ""
+    eager_name = f"{backends.eager_baseline(info.framework)} {EAGER_STRATEGY}"
+    if eager is None:
+        return math.nan, f"no {eager_name} cell"
+    if eager["status"] != "ok":
+        return math.nan, f"{eager_name} is {eager['status']}"
+    try:
+        step = overtaking_step(eager["step_ms"], record["step_ms"])
+    except ValueError:
+        return math.nan, "streams differ in length"
+    return (math.nan, "never") if step is None else (float(step), "")
+
+
+def _dynamic_row(run: Run, record: dict, eager: dict | None) -> dict:
+    ok = record["status"] == "ok"
+    info = backends.get(record["backend"])
+    total = _num(record.get("total_s")) if ok else math.nan
+    compile_s = _num(record.get("compile_s")) if ok else math.nan
+    steps = list(record.get("step_ms") or []) if ok else []
+    compiled_at = record.get("compiled_at") or []
+    overtakes, note = _overtaking(record, eager)
+    return {
+        "run_id": run.run_id,
+        "commit": short_commit(run.meta.get("environment", {}).get("git")),
+        **{k: record[k] for k in IDENTITY},
+        "strategy": record["strategy"],
+        "stream": record["stream"],
+        "stream_description": stream_description(run, record["stream"]),
+        "framework": record["framework"],
+        "static": info.static,
+        "eager_backend": backends.eager_baseline(record["framework"]),
+        "status": record["status"],
+        "not_applicable": is_not_applicable(record),
+        "error": record.get("error") or "",
+        "output_tail": "\n".join(record.get("output_tail") or []),
+        "n_steps": _num(record.get("n_steps")),
+        "distinct_shapes": _num(record.get("distinct_shapes")) if ok else math.nan,
+        "compilations": _num(record.get("compilations")) if ok else math.nan,
+        "compilations_second_pass": _num(record.get("compilations_second_pass")),
+        # 1-based, as the overtaking step: the step after which the stream runs steady.
+        "last_compile_step": compiled_at[-1] + 1 if ok and compiled_at else math.nan,
+        "total_s": total,
+        "compile_s": compile_s,
+        "compile_share": compile_s / total if total > 0 else math.nan,
+        "steady_ms": _num(record.get("steady_latency_ms")) if ok else math.nan,
+        "padding_waste": _num(record.get("padding_waste")) if ok else math.nan,
+        "step_ms": steps,
+        "overtakes_at": overtakes,
+        "overtakes_note": note,
+    }
+
+
+def dynamic_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """One row per dynamic-shape cell of every run, skipped ones included, with the step at
+    which each static cell overtakes its framework's eager cell (``exact``) on the stream."""
+    rows = []
+    for run in runs:
+        records = dynamic_cells(run)
+        eager = {
+            (block_key(r), r["backend"]): r
+            for r in records
+            if not backends.get(r["backend"]).static and r["strategy"] == EAGER_STRATEGY
+        }
+        for r in records:
+            baseline = backends.eager_baseline(r["framework"])
+            rows.append(_dynamic_row(run, r, eager.get((block_key(r), baseline))))
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    frame["source"] = _sources(frame)
+    model_order = list(dict.fromkeys(frame["model"]))
+    registry = [b for b in backends.BACKENDS if b in set(frame["backend"])]
+    strategies = [s for s in STRATEGIES if s in set(frame["strategy"])]
+    strategies += sorted(set(frame["strategy"]) - set(strategies))
+    frame["model"] = pd.Categorical(frame["model"], model_order, ordered=True)
+    frame["backend"] = pd.Categorical(frame["backend"], registry, ordered=True)
+    frame["strategy"] = pd.Categorical(frame["strategy"], strategies, ordered=True)
+    order = ["source", "model", "mode", "stream", "batch_size", "backend", "strategy"]
+    return frame.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def stream_groups(dynamic: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(heading, cells): one group per model, mode, stream, batch size and device, in order.
+
+    Each group is one stream fed to every backend: a table and a figure of its own.
+    """
+    keys = ["source", "model", "mode", "stream", "batch_size", "run_id"]
+    out = []
+    for _, group in dynamic.groupby(keys, observed=True, sort=False):
+        r = group.iloc[0]
+        heading = (
+            f"{r['model']} · {r['mode']} · {r['stream']} stream · batch {r['batch_size']} · "
+            f"{r['source']}"
+        )
+        out.append((heading, group))
+    return out
+
+
+def cumulative_frame(group: pd.DataFrame) -> pd.DataFrame:
+    """One row per step of every ok cell: its running wall time over the stream (first pass,
+    every trace and compilation included)."""
+    ok = group[(group["status"] == "ok") & (group["step_ms"].map(len) > 0)]
+    parts = [
+        pd.DataFrame(
+            {
+                "backend": str(r["backend"]),
+                "strategy": str(r["strategy"]),
+                "framework": r["framework"],
+                "step": np.arange(1, len(r["step_ms"]) + 1),
+                "cumulative_s": np.cumsum(r["step_ms"]) / 1e3,
+            }
+        )
+        for _, r in ok.iterrows()
+    ]
+    columns = ["backend", "strategy", "framework", "step", "cumulative_s"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

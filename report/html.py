@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from markupsafe import Markup
 
 from bench.compare import short_commit
 from bench.results import STATUSES, Run
-from report import cite, envinfo, frame, plots, tables
+from report import cite, envinfo, fmt, frame, plots, tables
 from report.templating import render
 
 
@@ -130,6 +131,19 @@ CAPTIONS: dict[str, tuple[str, str]] = {
         "counted) divided by the median step time. Higher is better; it is comparable "
         "across batch sizes and models, and a lower bound on the arithmetic done.",
     ),
+    "dynamic": (
+        "Cumulative wall time over the stream: {where}",
+        "Each line is one backend fed the {steps} steps of this stream with one strategy: the "
+        "running total of its first-pass step times, every trace and compilation included "
+        "(colour: backend, as in every figure; line style: strategy, solid exact, dashed "
+        "dynamic, dotted bucket). A steep rise is a slow step: a compilation, or a long "
+        "sequence; where a line runs parallel to another, the two run equally fast per step. "
+        "A ring marks the step from which a static backend's total stays at or below that of "
+        "its framework's eager backend fed the stream as it comes (exact), to the end: the "
+        "stream length from which its static graph has paid for itself. The vertical axis is "
+        "logarithmic where the stream totals span more than 10×; past {max_lines} lines there "
+        "is one panel per framework. Here: {crossings}.",
+    ),
 }
 
 
@@ -152,6 +166,11 @@ def _counters(cells: pd.DataFrame) -> str:
         for d, f, c in seen.drop_duplicates().itertuples(index=False)
     ]
     return "; ".join(dict.fromkeys(parts)) or "none recorded"
+
+
+# The dynamic-shape section's figures are 7.1, 7.2, ... after build_figures' (1a to 6);
+# numbered 1, 2, ... on a page without fixed-shape cells.
+DYNAMIC_FIGURES_AFTER = "7"
 
 
 def build_figures(cells: pd.DataFrame, pairs: pd.DataFrame) -> list[FigureBlock]:
@@ -184,56 +203,155 @@ def build_figures(cells: pd.DataFrame, pairs: pd.DataFrame) -> list[FigureBlock]
     return figures
 
 
-def _runs_overview(runs: Sequence[Run], cells: pd.DataFrame) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class StreamBlock:
+    """One stream fed to every backend: its heading, what the stream is, a table, a figure."""
+
+    id: str
+    heading: str
+    stream: str
+    table: tables.Table
+    figure: FigureBlock
+
+
+def _crossings(group: pd.DataFrame) -> str:
+    """What the rings of a figure say, in words: each ok static cell's crossing or why none."""
+    static = group[(group["status"] == "ok") & group["static"]]
+    parts = []
+    for _, r in static.iterrows():
+        who, eager = f"{r['backend']} {r['strategy']}", r["eager_backend"]
+        if math.isfinite(r["overtakes_at"]):
+            parts.append(f"{who} overtakes {eager} at step {r['overtakes_at']:,.0f}")
+        elif r["overtakes_note"] == "never":
+            parts.append(f"{who} never overtakes {eager}")
+    missing = static[static["overtakes_note"].str.startswith("no ")]
+    for (note, backend), sub in missing.groupby(["overtakes_note", "backend"], observed=True):
+        strategies = ", ".join(sub["strategy"].astype(str))
+        eager = sub["eager_backend"].iloc[0]
+        parts.append(
+            f"{backend} ({strategies}) has no crossing to mark: {note} in this run "
+            f"(run {eager} too, e.g. --backends {eager},{backend})"
+        )
+    return "; ".join(parts) or "no static backend ran ok on this stream"
+
+
+def build_streams(dynamic: pd.DataFrame, first_number: str) -> list[StreamBlock]:
+    """A table and a figure per model, mode, stream and device, numbered ``first_number.i``."""
+    out = []
+    for i, (heading, group) in enumerate(frame.stream_groups(dynamic), start=1):
+        r = group.iloc[0]
+        steps = fmt.count(r["n_steps"])
+        figure = _figure(
+            f"fig-dynamic-{i}",
+            f"{first_number}.{i}" if first_number else str(i),
+            "dynamic",
+            functools.partial(plots.cumulative_time, group, heading),
+            where=heading,
+            steps=steps,
+            max_lines=str(plots.MAX_LINES_PER_PANEL),
+            crossings=_crossings(group),
+        )
+        out.append(
+            StreamBlock(
+                f"dynamic-{i}",
+                heading,
+                f"{r['stream_description']}; {steps} steps",
+                tables.dynamic_table(group, f"dynamic-table-{i}"),
+                figure,
+            )
+        )
+    return out
+
+
+def _runs_overview(runs: Sequence[Run]) -> list[dict[str, str]]:
     out = []
     for run in runs:
-        mine = cells[cells["run_id"] == run.run_id]
         env = run.meta.get("environment") or {}
         out.append(
             {
                 "run_id": run.run_id,
-                "devices": ", ".join(sorted(set(mine["device"]))),
+                "devices": ", ".join(sorted({c["device"] for c in run.cells})),
                 "started": str(run.meta.get("started_utc")),
                 "commit": short_commit(env.get("git")),
-                "cells": str(len(mine)),
+                "cells": str(len(run.cells)),
                 "command": str(run.meta.get("command")),
             }
         )
     return out
 
 
-def render_report(runs: Sequence[Run], generated_by: str = "") -> str:
-    """The whole page for one or more runs (e.g. a CPU run and a GPU run side by side)."""
-    cells = frame.cells_frame(runs)
+def _fixed_context(cells: pd.DataFrame) -> dict[str, object]:
+    """What the page shows of fixed-shape cells."""
     pairs = frame.break_even_frame(cells)
     geo = frame.geomean_frame(cells)
     statuses = Counter(cells["status"])
-    counts = [(s, statuses[s]) for s in STATUSES if statuses[s]]
     ok = cells[cells["status"] == "ok"]
-    other_scenarios = Counter(
-        c["scenario"] for r in runs for c in r.cells if c["scenario"] != frame.FIXED
+    return {
+        "counts": [(s, statuses[s]) for s in STATUSES if statuses[s]],
+        "noisy": int(cells["noisy"].sum()),
+        "ok_count": len(ok),
+        "noisy_share": float(cells["noisy"].sum() / max(1, len(ok))),
+        "total": len(cells),
+        "figures": build_figures(cells, pairs),
+        "geomean": tables.geomean_table(geo),
+        "summary": tables.summary_table(cells),
+        "noisy_cells": tables.noisy_table(cells),
+        "break_even": tables.break_even_table(pairs),
+        "cell_citations": [cite.cell(r) for _, r in ok.iterrows()],
+        "geomean_citations": [c for _, g in geo.iterrows() if (c := cite.geomean(g))],
+        "break_even_citations": [cite.break_even(r) for _, r in pairs.iterrows()],
+    }
+
+
+def _dynamic_context(runs: Sequence[Run], dynamic: pd.DataFrame, first_number: str) -> dict:
+    """What the page shows of dynamic-shape cells: the section and its citations."""
+    statuses = Counter(
+        "not applicable" if na else s
+        for s, na in zip(dynamic["status"], dynamic["not_applicable"], strict=True)
     )
+    ok = dynamic[dynamic["status"] == "ok"]
+    return {
+        "total": len(dynamic),
+        "counts": [(s, statuses[s]) for s in (*STATUSES, "not applicable") if statuses[s]],
+        "streams": build_streams(dynamic, first_number),
+        "strategies": list(frame.strategy_descriptions(runs).items()),
+        "buckets": frame.bucket_description(runs),
+        "citations": [cite.dynamic(r) for _, r in ok.iterrows()],
+    }
+
+
+def _names(frames: Sequence[pd.DataFrame], column: str) -> str:
+    return ", ".join(dict.fromkeys(str(v) for f in frames for v in f[column]))
+
+
+def render_report(runs: Sequence[Run], generated_by: str = "") -> str:
+    """The whole page for one or more runs (e.g. a CPU run and a GPU run side by side).
+
+    Fixed-shape cells get the figures and tables of the main part; dynamic-shape cells,
+    where the runs have any, their own section. A run of one scenario only shows that one.
+    """
+    dynamic = frame.dynamic_frame(runs)
+    has_fixed = any(c["scenario"] == frame.FIXED for r in runs for c in r.cells)
+    # With no dynamic cell either, cells_frame says there is nothing to report.
+    cells = frame.cells_frame(runs) if has_fixed or dynamic.empty else None
+    fixed = _fixed_context(cells) if cells is not None else None
+    shown = {frame.FIXED, frame.DYNAMIC}
+    other_scenarios = Counter(
+        c["scenario"] for r in runs for c in r.cells if c["scenario"] not in shown
+    )
+    frames = [f for f in (cells, dynamic) if f is not None and len(f)]
     return render(
         "report.html.j2",
         title=", ".join(r.run_id for r in runs),
         generated_by=generated_by,
-        runs=_runs_overview(runs, cells),
-        counts=counts,
-        noisy=int(cells["noisy"].sum()),
-        ok_count=len(ok),
-        noisy_share=float(cells["noisy"].sum() / max(1, len(ok))),
+        runs=_runs_overview(runs),
+        fixed=fixed,
+        dynamic=_dynamic_context(runs, dynamic, DYNAMIC_FIGURES_AFTER if fixed else "")
+        if len(dynamic)
+        else None,
         other_scenarios=sorted(other_scenarios.items()),
-        total=len(cells),
-        models=", ".join(str(m) for m in dict.fromkeys(cells["model"].astype(str))),
-        backends=", ".join(dict.fromkeys(cells["backend"].astype(str))),
-        figures=build_figures(cells, pairs),
-        geomean=tables.geomean_table(geo),
-        summary=tables.summary_table(cells),
-        failures=tables.failures_table(cells),
-        noisy_cells=tables.noisy_table(cells),
-        break_even=tables.break_even_table(pairs),
-        cell_citations=[cite.cell(r) for _, r in ok.iterrows()],
-        geomean_citations=[c for _, g in geo.iterrows() if (c := cite.geomean(g))],
-        break_even_citations=[cite.break_even(r) for _, r in pairs.iterrows()],
+        models=_names(frames, "model"),
+        backends=_names(frames, "backend"),
+        failures=tables.failures_table(cells, dynamic),
         environments=[envinfo.describe(r) for r in runs],
     )

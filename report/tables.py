@@ -5,12 +5,13 @@ The template escapes every string; nothing here produces markup.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from report import fmt
-from report.frame import panel, workload
+from report.frame import NOT_APPLICABLE, panel, workload
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,15 @@ def summary_table(cells: pd.DataFrame) -> Table:
     return Table("summary-table", SUMMARY_COLUMNS, tuple(rows))
 
 
+def _backend_label(r: pd.Series) -> str:
+    """The backend, plus the strategy and stream of a dynamic-shape cell."""
+    if "strategy" not in r.index:
+        return str(r["backend"])
+    return f"{r['backend']} ({r['strategy']}, {r['stream']} stream)"
+
+
 def _where(r: pd.Series) -> tuple[str, str, str, str, str]:
-    return (str(r["model"]), str(r["mode"]), str(r["batch_size"]), r["source"], str(r["backend"]))
+    return (str(r["model"]), str(r["mode"]), str(r["batch_size"]), r["source"], _backend_label(r))
 
 
 WHERE_COLUMNS = (
@@ -128,11 +136,19 @@ WHERE_COLUMNS = (
 )
 
 
-def failures_table(cells: pd.DataFrame) -> Table:
-    """Every cell that is not ok, with its full reason and the tail of its worker's output."""
-    bad = cells[cells["status"] != "ok"]
+def failures_table(cells: pd.DataFrame | None, dynamic: pd.DataFrame | None = None) -> Table:
+    """Every cell that is not ok, with its full reason and the tail of its worker's output.
+
+    Fixed-shape cells first, then dynamic-shape cells but those skipped as not applicable
+    (a strategy the backend has no use for: the dynamic section's tables list them).
+    """
+    frames = []
+    if cells is not None and len(cells):
+        frames.append(cells[cells["status"] != "ok"])
+    if dynamic is not None and len(dynamic):
+        frames.append(dynamic[(dynamic["status"] != "ok") & ~dynamic["not_applicable"]])
     rows = []
-    for _, r in bad.iterrows():
+    for _, r in (r for bad in frames for r in bad.iterrows()):
         tail = r["output_tail"]
         output: str | Block = Block("last lines", tail) if tail else "–"
         rows.append(Row((*_where(r), str(r["status"]), r["error"] or "–", output), "bad"))
@@ -142,7 +158,10 @@ def failures_table(cells: pd.DataFrame) -> Table:
         Column("reason", wrap="reason"),
         Column("worker output"),
     )
-    return Table("failures-table", columns, tuple(rows), "Every cell is ok.")
+    empty = "Every cell is ok."
+    if dynamic is not None and len(dynamic) and dynamic["not_applicable"].any():
+        empty = "No cell failed (strategies that do not apply are listed with their stream)."
+    return Table("failures-table", columns, tuple(rows), empty)
 
 
 def noisy_table(cells: pd.DataFrame) -> Table:
@@ -230,3 +249,77 @@ def break_even_table(pairs: pd.DataFrame) -> Table:
         Column("break-even steps", True),
     )
     return Table("break-even-table", columns, tuple(rows), "No static/eager pair of ok cells.")
+
+
+DYNAMIC_COLUMNS = (
+    Column("backend"),
+    Column("strategy", help="exact, dynamic or bucket: see How to read this section"),
+    Column("status"),
+    Column("shapes", True, "distinct sequence lengths the backend was fed"),
+    Column(
+        "compilations",
+        True,
+        "graphs the framework reports building over the stream (dynamo's unique graphs, "
+        "jax.jit's cache entries, tf.function's tracing count); – for eager backends",
+    ),
+    Column("total s", True, "the whole stream's wall time, first pass, compilations included"),
+    Column("compile s", True, "first-pass total − second-pass total (every shape already seen)"),
+    Column("compile share", True, "compile s / total s"),
+    Column("steady ms", True, "median step of the second pass: no compilation left"),
+    Column("padding", True, "padded positions / positions fed (bucket only)"),
+    Column(
+        "overtakes eager at step",
+        True,
+        "the step from which this backend's cumulative time stays at or below its framework's "
+        "eager backend (exact) to the end of the stream; never: still behind at the end",
+    ),
+    Column("note", wrap="wrap"),
+)
+
+
+def _overtakes(r: pd.Series) -> str:
+    if math.isfinite(r["overtakes_at"]):
+        return f"{r['overtakes_at']:,.0f}"
+    return r["overtakes_note"] or "–"
+
+
+def _dynamic_note(r: pd.Series) -> str:
+    """Why a cell has no numbers, or when a static cell last compiled."""
+    if r["not_applicable"]:
+        return r["error"].removeprefix(NOT_APPLICABLE).lstrip(": ")
+    if r["status"] != "ok":
+        return r["error"] or "–"
+    parts = []
+    if math.isfinite(r["last_compile_step"]):
+        parts.append(f"last compilation at step {r['last_compile_step']:,.0f}")
+    again = r["compilations_second_pass"]
+    if math.isfinite(again) and again > 0:
+        parts.append(f"{again:,.0f} more in the second pass: compile s is understated")
+    return "; ".join(parts)
+
+
+def dynamic_table(group: pd.DataFrame, table_id: str) -> Table:
+    """One stream fed to every backend: a row per backend and strategy, skipped ones kept."""
+    rows = []
+    for _, r in group.iterrows():
+        status = NOT_APPLICABLE if r["not_applicable"] else str(r["status"])
+        rows.append(
+            Row(
+                (
+                    str(r["backend"]),
+                    str(r["strategy"]),
+                    status,
+                    fmt.count(r["distinct_shapes"]),
+                    fmt.count(r["compilations"]),
+                    fmt.sig(r["total_s"]),
+                    fmt.sig(r["compile_s"]),
+                    fmt.percent(r["compile_share"]),
+                    fmt.sig(r["steady_ms"]),
+                    fmt.percent(r["padding_waste"]),
+                    _overtakes(r),
+                    _dynamic_note(r),
+                ),
+                "na" if r["not_applicable"] else "" if r["status"] == "ok" else "bad",
+            )
+        )
+    return Table(table_id, DYNAMIC_COLUMNS, tuple(rows), "No cell.")
