@@ -81,6 +81,25 @@ def bench(session: nox.Session) -> None:
     )
 
 
+@nox.session(name="bench-dynamic", default=False)
+def bench_dynamic(session: nox.Session) -> None:
+    """The dynamic-shape scenario on CPU: streams of varying lengths, every strategy."""
+    _install(session, "all")
+    session.run(
+        "python",
+        "-m",
+        "bench",
+        "run",
+        "--scenario",
+        "dynamic",
+        "--device",
+        "cpu",
+        "--profile",
+        "quick",
+        *session.posargs,
+    )
+
+
 @nox.session(name="bench-gpu", default=False)
 def bench_gpu(session: nox.Session) -> None:
     """Benchmark on CUDA (full profile); stops at once if no CUDA device is visible."""

@@ -1,6 +1,6 @@
 import pytest
 
-from bench.cells import Cell, expand, parse_batch_sizes, parse_names
+from bench.cells import Cell, expand, expand_dynamic, parse_batch_sizes, parse_names
 
 
 def test_parse_names_all_and_list():
@@ -60,3 +60,35 @@ def test_cell_round_trip_and_framework():
     data = cell.to_dict()
     assert data["framework"] == "tf"
     assert Cell.from_dict(data) == cell
+
+
+def test_expand_dynamic_keeps_not_applicable_pairs_and_each_models_modes():
+    cells = expand_dynamic(
+        ("lstm", "transformer"),
+        ("jax-jit", "jax-eager"),
+        None,
+        "cpu",
+        "quick",
+        ("exact", "dynamic"),
+        ("uniform",),
+    )
+    assert {(c.model, c.mode) for c in cells} == {
+        ("lstm", "infer"),
+        ("transformer", "infer"),
+        ("transformer", "train"),
+    }
+    lstm = [(c.backend, c.strategy) for c in cells if c.model == "lstm"]
+    # Eager first; every strategy listed, even those the runner will record as not applicable.
+    assert lstm == [
+        ("jax-eager", "exact"),
+        ("jax-eager", "dynamic"),
+        ("jax-jit", "exact"),
+        ("jax-jit", "dynamic"),
+    ]
+    assert all(c.scenario == "dynamic" and c.stream == "uniform" for c in cells)
+    assert len({c.key() for c in cells}) == len(cells)
+
+
+def test_expand_dynamic_refuses_models_without_a_sequence_axis():
+    with pytest.raises(ValueError, match="cnn has no sequence axis"):
+        expand_dynamic(("cnn",), ("jax-jit",), None, "cpu", "quick", ("exact",), ("uniform",))

@@ -49,6 +49,21 @@ def error_of(capsys, *argv):
         ),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["summary", "/nonexistent/run"], "not a graphbench run"),
+        (
+            ["run", "--scenario", "dynamic", "--models", "mlp"],
+            "--scenario dynamic: mlp has no sequence axis; models for the dynamic scenario: "
+            "lstm, transformer",
+        ),
+        (
+            ["run", "--strategies", "exact"],
+            "--strategies and --streams apply to --scenario dynamic",
+        ),
+        (["run", "--scenario", "dynamic", "--streams", "zipf"], "--streams: unknown 'zipf'"),
+        (["run", "--scenario", "dynamic", "--strategies", "jit"], "--strategies: unknown 'jit'"),
+        (
+            ["run", "--scenario", "static"],
+            "invalid choice: 'static' (choose from 'fixed', 'dynamic')",
+        ),
     ],
 )
 def test_bad_input_is_one_line_with_exit_2(capsys, argv, expected):

@@ -65,3 +65,51 @@ def test_run_prints_the_run_directory_last_and_resume_finishes_a_cut_run(tmp_pat
     assert [c["backend"] for c in cells] == ["torch-eager", "jax-jit", "tf-graph"]
     assert json.loads(lines[0]) == cells[0]  # what was measured is never rewritten
     assert all(c["status"] == "ok" for c in cells)
+
+
+def test_dynamic_scenario_from_the_command_line(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--scenario",
+            "dynamic",
+            "--models",
+            "lstm",
+            "--backends",
+            "torch-eager,jax-jit",
+            "--streams",
+            "skewed",
+            "--out-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    assert run_dir.name.endswith("-cpu-dynamic")
+    assert "dynamic shapes" in done.stdout
+    run = load_run(run_dir)
+    assert run.meta["dynamic_shapes"]["streams"]["skewed"]["n_steps"] == 64
+    cells = {(c["backend"], c["strategy"]): c for c in run.cells}
+    assert set(cells) == {
+        (b, s) for b in ("torch-eager", "jax-jit") for s in ("exact", "dynamic", "bucket")
+    }
+    for backend in ("torch-eager", "jax-jit"):
+        assert cells[backend, "dynamic"]["status"] == "skipped"
+        assert cells[backend, "dynamic"]["error"].startswith("not applicable")
+    exact, bucket = cells["jax-jit", "exact"], cells["jax-jit", "bucket"]
+    for cell in (exact, bucket, cells["torch-eager", "exact"], cells["torch-eager", "bucket"]):
+        assert cell["status"] == "ok", cell
+        assert cell["n_steps"] == 64 and len(cell["step_ms"]) == len(cell["steady_step_ms"]) == 64
+        assert cell["parity_max_rel_err"] < 1e-5 and len(cell["parity_steps"]) == 8
+    # jax.jit traces once per distinct shape it is fed; buckets bound that.
+    assert exact["compilations"] == exact["distinct_shapes"] > 5
+    assert bucket["compilations"] == bucket["distinct_shapes"] <= 5
+    assert exact["compilations_second_pass"] == 0 and exact["compile_s"] > 0
+    assert exact["padding_waste"] == 0 and 0 < bucket["padding_waste"] < 0.5
+    assert cells["torch-eager", "exact"]["compile_s"] is None
