@@ -338,6 +338,20 @@ def cmd_resume(args: argparse.Namespace, out: Console, err: Console) -> int:
     return execute(run.path, run.meta, cells, settings, out, err)
 
 
+def progress_detail(record: dict) -> str:
+    """The one line a finished cell gets while the run goes on."""
+    if record["status"] != "ok":
+        return record.get("error") or ""
+    if record["scenario"] == "dynamic":
+        compiling = record["compile_s"]
+        return (
+            f"stream {record['total_s']:.3g} s"
+            + ("" if compiling is None else f", {compiling:.3g} s of it compiling")
+            + f", steady {record['steady_latency_ms']:.3g} ms/step"
+        )
+    return f"{record['latency_ms']['median']:.3g} ms, first call {record['first_call_s']:.3g} s"
+
+
 def execute(
     run_dir: Path, meta: dict, cells: list[Cell], settings: Settings, out: Console, err: Console
 ) -> int:
@@ -361,14 +375,10 @@ def execute(
 
         def on_done(record: dict) -> None:
             mark = "[green]ok[/]" if record["status"] == "ok" else f"[red]{record['status']}[/]"
-            detail = (
-                f"{record['latency_ms']['median']:.3g} ms, "
-                f"first call {record['first_call_s']:.3g} s"
-                if record["status"] == "ok"
-                else (record.get("error") or "")
-            )
             progress.console.print(
-                f"{mark} {Cell.from_dict(record).label()}: {detail}", markup=True, highlight=False
+                f"{mark} {Cell.from_dict(record).label()}: {progress_detail(record)}",
+                markup=True,
+                highlight=False,
             )
             progress.advance(task)
 

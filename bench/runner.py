@@ -162,7 +162,12 @@ def worker_env(cell: Cell, settings: Settings, cache_dir: Path) -> dict[str, str
     # The same thread budget for every framework's native pools.
     env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
     env.update(backends.FRAMEWORK_ENV[cell.framework])
-    for name, template in backends.CACHE_ENV[cell.framework].items():
+    # Only a backend whose compilation persists gets a persistent cache: for an eager
+    # backend it would only add writes (op-by-op JAX would serialise every primitive).
+    cache_env = (
+        backends.CACHE_ENV[cell.framework] if backends.get(cell.backend).persistent_cache else {}
+    )
+    for name, template in cache_env.items():
         value = template.format(cache_dir=cache_dir)
         # A user's own flags (e.g. TF_XLA_FLAGS) are kept; ours come last.
         env[name] = f"{env[name]} {value}" if name.endswith("FLAGS") and env.get(name) else value
@@ -226,7 +231,19 @@ class Runner:
             record.update(status="skipped", error=reason, wall_s=0.0)
             return record
         start = time.monotonic()
-        stem = f"{index:03d}-{cell.model}-{cell.backend}-{cell.mode}-b{cell.batch_size}"
+        stem = "-".join(
+            str(part)
+            for part in (
+                f"{index:03d}",
+                cell.model,
+                cell.backend,
+                cell.mode,
+                f"b{cell.batch_size}",
+                cell.stream,
+                cell.strategy,
+            )
+            if part is not None
+        )
         try:
             expected_path = self.ensure_expected(cell, stem)
         except RuntimeError as exc:

@@ -120,6 +120,43 @@ def test_failure_does_not_stop_the_run_and_resume_runs_only_the_rest(tmp_path, m
     assert runner.pending([CELL, other, third]) == [third]
 
 
+def test_backend_with_a_persistent_cache_gets_a_warm_start_from_the_same_cache(
+    tmp_path, monkeypatch
+):
+    log = tmp_path / "workers.log"
+    monkeypatch.setenv("FAKE_WORKER", "ok")
+    monkeypatch.setenv("FAKE_WORKER_LOG", str(log))
+    runner = make_runner(tmp_path)
+    eager = Cell("mlp", "jax-eager", "infer", "cpu", 2, "quick")
+    jit = Cell("mlp", "jax-jit", "infer", "cpu", 2, "quick")
+    eager_record, jit_record = runner.run([eager, jit])
+
+    eager_cold, jit_cold, jit_warm = (line.split() for line in log.read_text().splitlines())
+    # No warm worker for an eager backend, and no persistent cache at all: for op-by-op
+    # JAX it would only add writes.
+    assert eager_cold == ["cold", "None"]
+    assert (jit_cold[0], jit_warm[0]) == ("cold", "warm")
+    assert jit_cold[1] == jit_warm[1] and jit_cold[1].endswith("/jax")  # the same cache
+
+    assert eager_record["warm_start"].startswith("no persistent compile cache")
+    assert eager_record["first_call_warm_s"] is None
+    assert jit_record["first_call_s"] == 0.5 and jit_record["first_call_warm_s"] == 0.25
+    assert "JAX persistent compilation cache" in jit_record["warm_start"]
+    # The stand-in's steps are as fast as eager's, so the jit cell never pays back.
+    assert jit_record["break_even_steps"] is None
+    assert jit_record["break_even_note"].startswith("never")
+
+
+def test_every_cell_starts_from_an_empty_cache(tmp_path, monkeypatch):
+    log = tmp_path / "workers.log"
+    monkeypatch.setenv("FAKE_WORKER", "ok")
+    monkeypatch.setenv("FAKE_WORKER_LOG", str(log))
+    runner = make_runner(tmp_path)
+    runner.run([Cell("mlp", "jax-jit", m, "cpu", 2, "quick") for m in ("infer", "train")])
+    cold = [line.split()[1] for line in log.read_text().splitlines() if line.startswith("cold")]
+    assert len(cold) == 2 and cold[0] != cold[1]
+
+
 def test_expected_output_is_computed_once_per_block(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_WORKER", "ok")
     runner = make_runner(tmp_path)
