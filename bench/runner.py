@@ -303,6 +303,8 @@ class Runner:
             record = result
         if outcome.timed_out or record.get("status") is None:
             status, reason = classify(outcome, result, self.settings.timeout_s)
+            if record.get("n_steps") and record.get("step_ms"):  # a stream cut short
+                reason += f" (first pass at step {len(record['step_ms'])} of {record['n_steps']})"
             record.update(status=status, error=reason)
         if record["status"] != "ok":
             record["output_tail"] = outcome.output_tail

@@ -83,3 +83,21 @@ def test_unpadded():
     np.testing.assert_array_equal(unpadded(out, (2, 2, 3)), out[:, :2])
     with pytest.raises(ValueError, match="rank"):
         unpadded(out, (2, 3))
+
+
+def test_a_first_pass_cut_short_keeps_the_steps_it_ran():
+    clock = FakeClock()
+    saved = []
+    record = {}
+    data = stream([16] * 20)
+    run_passes(
+        ShapeCompilingBackend(clock),
+        data,
+        {},
+        1e-3,
+        record,
+        clock,
+        static=True,
+        checkpoint=lambda: saved.append(len(record["step_ms"])),
+    )
+    assert saved[:2] == [8, 16]  # checkpoints during the first pass, before the steady one

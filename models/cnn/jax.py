@@ -5,8 +5,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from models.cnn.spec import Config, channels_first, channels_last, nhwc
+from models.cnn.spec import Config, channels_first, channels_last
 from models.common.jax import conv2d, linear, max_pool2d, to_numpy
+from models.common.spec import nhwc
 
 
 def build(cfg: Config, params: dict[str, np.ndarray]) -> tuple[dict, dict]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.common.spec import step_flops, uniform
+from models.common.spec import image_batch, step_flops, uniform
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,7 @@ def init_params(cfg: Config, seed: int) -> dict[str, np.ndarray]:
 
 
 def make_batch(cfg: Config, batch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    shape = (batch_size, cfg.in_channels, cfg.image_size, cfg.image_size)
-    x = rng.standard_normal(shape).astype(np.float32)
-    y = rng.integers(0, cfg.classes, size=batch_size).astype(np.int32)
-    return x, y
+    return image_batch(batch_size, cfg.in_channels, cfg.image_size, cfg.classes, seed)
 
 
 def flops_per_step(cfg: Config, batch_size: int, mode: str) -> int:
@@ -123,8 +119,3 @@ def channels_first(cfg: Config, params: dict[str, np.ndarray]) -> dict[str, np.n
         out[name] = np.ascontiguousarray(params[name].transpose(3, 2, 0, 1))
     out["fc1.weight"] = np.ascontiguousarray(_fc1_rows_hwc_to_chw(cfg, params["fc1.weight"]))
     return out
-
-
-def nhwc(x: np.ndarray) -> np.ndarray:
-    """A canonical NCHW batch in channels-last layout."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from models.cnn.spec import Config, channels_first, channels_last, nhwc
+from models.cnn.spec import Config, channels_first, channels_last
+from models.common.spec import nhwc
 from models.common.tf import ParamModule, conv2d, linear, max_pool2d
 
 

@@ -26,3 +26,18 @@ def step_flops(forward_flops: int, mode: str) -> int:
     if mode == "train":
         return TRAIN_FLOPS_FACTOR * forward_flops
     raise ValueError(f"mode must be 'infer' or 'train', got {mode!r}")
+
+
+def image_batch(
+    batch_size: int, channels: int, size: int, classes: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standard-normal NCHW float32 images and uniform int32 class ids, from ``seed``."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch_size, channels, size, size)).astype(np.float32)
+    y = rng.integers(0, classes, size=batch_size).astype(np.int32)
+    return x, y
+
+
+def nhwc(x: np.ndarray) -> np.ndarray:
+    """A canonical NCHW batch in channels-last layout (what JAX and TF convolve)."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))

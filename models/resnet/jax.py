@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from models.common.jax import conv2d, linear, to_numpy
+from models.common.spec import nhwc
 from models.resnet.spec import (
     BN_EPS,
     BN_MOMENTUM,
@@ -20,7 +21,6 @@ from models.resnet.spec import (
     buffers,
     channels_first,
     channels_last,
-    nhwc,
     stages,
 )
 

@@ -28,7 +28,7 @@ layout:
 Inputs: float32 NCHW (B, C, S, S); targets: int32 class ids (B,). PyTorch runs NCHW with OIHW
 kernels; JAX and TF run NHWC with HWIO kernels: ``channels_last``/``channels_first`` convert the
 params (every 4-D tensor; the fc follows a global pool, so no flatten order is involved) and
-``nhwc`` the batch (once, untimed).
+``models.common.spec.nhwc`` the batch (once, untimed).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.common.spec import step_flops, uniform
+from models.common.spec import image_batch, step_flops, uniform
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
@@ -198,11 +198,7 @@ def init_params(cfg: Config, seed: int) -> dict[str, np.ndarray]:
 
 
 def make_batch(cfg: Config, batch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    shape = (batch_size, cfg.in_channels, cfg.image_size, cfg.image_size)
-    x = rng.standard_normal(shape).astype(np.float32)
-    y = rng.integers(0, cfg.classes, size=batch_size).astype(np.int32)
-    return x, y
+    return image_batch(batch_size, cfg.in_channels, cfg.image_size, cfg.classes, seed)
 
 
 def flops_per_step(cfg: Config, batch_size: int, mode: str) -> int:
@@ -226,8 +222,3 @@ def channels_first(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         name: np.ascontiguousarray(v.transpose(3, 2, 0, 1)) if v.ndim == 4 else v
         for name, v in params.items()
     }
-
-
-def nhwc(x: np.ndarray) -> np.ndarray:
-    """A canonical NCHW batch in channels-last layout."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from models.common.spec import nhwc
 from models.common.tf import ParamModule, conv2d, linear
 from models.resnet.spec import (
     BN_EPS,
@@ -19,7 +20,6 @@ from models.resnet.spec import (
     buffers,
     channels_first,
     channels_last,
-    nhwc,
     stages,
 )
 
