@@ -85,9 +85,9 @@ def bench(session: nox.Session) -> None:
 def bench_dynamic(session: nox.Session) -> None:
     """The dynamic-shape scenario on CPU (skewed stream, every backend and strategy)."""
     _install(session, "all")
-    # The skewed stream is the realistic one and takes about 25 minutes on 2 cores; the
-    # uniform stream, whose many long shapes op-by-op JAX compiles one by one, adds over
-    # an hour: `nox -s bench-dynamic -- --streams all`.
+    # The skewed stream is the realistic one and takes about 30 minutes on 2 cores; the
+    # uniform stream, whose many long shapes op-by-op JAX compiles one by one, adds about
+    # 40 minutes more: `nox -s bench-dynamic -- --streams all`.
     dynamic = ["--scenario", "dynamic", "--device", "cpu", "--profile", "quick"]
     session.run("python", "-m", "bench", "run", *dynamic, "--streams", "skewed", *session.posargs)
 
