@@ -7,7 +7,10 @@ spent the same time when
     static_start + n * static_step = eager_start + n * eager_step
 
 where *start* is the time to the first result (build + first call) and *step* the
-steady-state median. Pure functions over two cell records of the same block. For a
+steady-state median. A per-step gain counts only when it is measurable: the bootstrap
+95% interval of the static/eager ratio of medians lies wholly below 1. A gain inside the
+noise would otherwise turn into millions of "break-even" steps that are no more than
+chance. Pure functions over two cell records of the same block. For a
 stream of varying shapes (the dynamic scenario), ``overtaking_step`` finds the same
 moment from the two cells' measured per-step times.
 """
@@ -17,6 +20,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from bench.stats import bootstrap_ratio_ci
 
 
 def time_to_first_result(record: dict, warm: bool = False) -> float | None:
@@ -43,8 +48,42 @@ def steps_to_break_even(
     return 0.0 if extra_start_s <= 0 else float(math.ceil(extra_start_s / saved_per_step_s))
 
 
+def no_gain_reason(static_samples_ms: list[float], eager_samples_ms: list[float]) -> str | None:
+    """Why the static backend's steps are not measurably faster than eager's, or None."""
+    ratio, low, high = bootstrap_ratio_ci(eager_samples_ms, static_samples_ms)
+    if ratio >= 1:
+        return "never: not faster per step than eager"
+    if high >= 1:
+        return (
+            f"never: per-step gain within the noise (static/eager median {ratio:.3f}, "
+            f"95% CI {low:.3f}-{high:.3f})"
+        )
+    return None
+
+
+def break_even(
+    static_start_s: float,
+    eager_start_s: float,
+    static_samples_ms: list[float],
+    eager_samples_ms: list[float],
+) -> tuple[float, str]:
+    """(steps, note) from the two starts and the two cells' raw step samples."""
+    reason = no_gain_reason(static_samples_ms, eager_samples_ms)
+    if reason is not None:
+        return math.inf, reason
+    steps = steps_to_break_even(
+        static_start_s,
+        eager_start_s,
+        float(np.median(static_samples_ms)),
+        float(np.median(eager_samples_ms)),
+    )
+    if steps == 0:
+        return steps, "starts no slower than eager"
+    return steps, "steps until the first call is paid back"
+
+
 def break_even_steps(eager: dict, static: dict, warm: bool = False) -> tuple[float | None, str]:
-    """(steps, note) for two cell records of one block: see ``steps_to_break_even``.
+    """(steps, note) for two cell records of one block: see ``break_even``.
 
     None when either cell lacks the numbers. ``warm`` uses the static cell's warm start;
     eager keeps no compile cache, so its cold start serves both.
@@ -55,14 +94,7 @@ def break_even_steps(eager: dict, static: dict, warm: bool = False) -> tuple[flo
     static_start = time_to_first_result(static, warm)
     if eager_start is None or static_start is None:
         return None, "no warm start measured" if warm else "no first call measured"
-    steps = steps_to_break_even(
-        static_start, eager_start, static["latency_ms"]["median"], eager["latency_ms"]["median"]
-    )
-    if math.isinf(steps):
-        return steps, "never: not faster per step than eager"
-    if steps == 0:
-        return steps, "starts no slower than eager"
-    return steps, "steps until the first call is paid back"
+    return break_even(static_start, eager_start, static["samples_ms"], eager["samples_ms"])
 
 
 def overtaking_step(eager_step_ms: list[float], static_step_ms: list[float]) -> int | None:

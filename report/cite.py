@@ -55,7 +55,7 @@ def break_even(r: pd.Series) -> str:
     """``mlp train b128 cpu tf-xla vs tf-eager: breaks even after 58 steps ...``"""
     steps = r["break_even_steps"]
     verdict = (
-        "never breaks even (its steps are not faster)"
+        f"never breaks even ({r['break_even_note'].removeprefix('never: ')})"
         if math.isinf(steps)
         else "ahead from the first step"
         if steps == 0

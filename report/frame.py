@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bench import backends
-from bench.breakeven import overtaking_step, steps_to_break_even, time_to_first_result
+from bench.breakeven import break_even, overtaking_step, time_to_first_result
 from bench.cells import block_key
 from bench.compare import IDENTITY, short_commit
 from bench.results import Run
@@ -156,31 +156,39 @@ def break_even_frame(cells: pd.DataFrame) -> pd.DataFrame:
     ok = cells[cells["status"] == "ok"].copy()
     ok["backend_name"] = ok["backend"].astype(str)
     key = list(BLOCK)
-    eager = ok[~ok["static"]][[*key, "backend_name", "median_ms", "time_to_first_s"]].rename(
+    measured = ["median_ms", "time_to_first_s", "samples_ms"]
+    eager = ok[~ok["static"]][[*key, "backend_name", *measured]].rename(
         columns={
             "backend_name": "eager_backend",
             "median_ms": "eager_median_ms",
             "time_to_first_s": "eager_first_s",
+            "samples_ms": "eager_samples_ms",
         }
     )
     static = ok[ok["static"]].rename(
-        columns={"median_ms": "static_median_ms", "time_to_first_s": "static_first_s"}
+        columns={
+            "median_ms": "static_median_ms",
+            "time_to_first_s": "static_first_s",
+            "samples_ms": "static_samples_ms",
+        }
     )
     keep = ["source", "commit", "backend", "eager_backend"]
-    static = static[[*key, *keep, "static_median_ms", "static_first_s"]]
+    static = static[[*key, *keep, "static_median_ms", "static_first_s", "static_samples_ms"]]
     out = static.merge(eager, on=[*key, "eager_backend"], how="inner")
     out = out[out["static_first_s"].notna() & out["eager_first_s"].notna()]
-    out["break_even_steps"] = [
-        steps_to_break_even(s, e, sm, em)
-        for s, e, sm, em in zip(
+    results = [
+        break_even(s, e, ss, es)
+        for s, e, ss, es in zip(
             out["static_first_s"],
             out["eager_first_s"],
-            out["static_median_ms"],
-            out["eager_median_ms"],
+            out["static_samples_ms"],
+            out["eager_samples_ms"],
             strict=True,
         )
     ]
-    return out.reset_index(drop=True)
+    out["break_even_steps"] = [steps for steps, _ in results]
+    out["break_even_note"] = [note for _, note in results]
+    return out.drop(columns=["static_samples_ms", "eager_samples_ms"]).reset_index(drop=True)
 
 
 def geomean(values: pd.Series) -> float:

@@ -528,8 +528,8 @@ def break_even(pairs: pd.DataFrame) -> Figure:
     """Steps after which each static backend has paid back its start-up against its eager one.
 
     Log scale. A point at the left edge (◀ 0) starts sooner and runs faster: it is ahead
-    from the first step; at the right edge (▶ never) its steps are not faster, so it
-    never pays back.
+    from the first step; at the right edge (▶ never) its steps are not measurably faster,
+    so it never pays back.
     """
     if pairs.empty:
         raise ValueError("no static/eager pair of ok cells to compare")

@@ -10,10 +10,12 @@ from bench.breakeven import (
 )
 
 
-def cell(median_ms, build_s, first_s, warm=None, status="ok"):
+def cell(median_ms, build_s, first_s, warm=None, status="ok", spread=0.01):
+    """A record whose samples sit at median_ms and median_ms * (1 +- spread)."""
     record = {
         "status": status,
         "latency_ms": {"median": median_ms},
+        "samples_ms": [median_ms * (1 - spread), median_ms, median_ms * (1 + spread)] * 10,
         "build_s": build_s,
         "first_call_s": first_s,
         "build_warm_s": None,
@@ -41,6 +43,24 @@ def test_rounds_up_to_whole_steps():
 def test_never_when_not_faster():
     steps, note = break_even_steps(EAGER, cell(12.0, 0.1, 5.0))
     assert steps == math.inf and note.startswith("never")
+
+
+def test_never_when_the_gain_is_within_the_noise():
+    # Median 0.2% faster, but samples spread +-10%: the interval of the ratio spans 1.
+    static = cell(9.98, 0.1, 5.0, spread=0.1)
+    eager = cell(10.0, 0.1, 0.1, spread=0.1)
+    assert steps_to_break_even(5.1, 0.2, 9.98, 10.0) > 200_000  # what medians alone say
+    steps, note = break_even_steps(eager, static)
+    assert steps == math.inf
+    assert note.startswith("never: per-step gain within the noise (static/eager median 0.998")
+
+
+def test_a_small_gain_counts_when_it_is_measurable():
+    # The same 0.2% with samples that barely vary: a real, measurable gain.
+    static = cell(9.98, 0.1, 5.0, spread=0.0001)
+    steps, note = break_even_steps(cell(10.0, 0.1, 0.1, spread=0.0001), static)
+    assert steps == pytest.approx(245_000, abs=1)
+    assert note == "steps until the first call is paid back"
 
 
 def test_zero_when_it_starts_no_slower():
