@@ -55,8 +55,8 @@ def no_gain_reason(static_samples_ms: list[float], eager_samples_ms: list[float]
         return "never: not faster per step than eager"
     if high >= 1:
         return (
-            f"never: per-step gain within the noise (static/eager median {ratio:.3f}, "
-            f"95% CI {low:.3f}-{high:.3f})"
+            f"never: per-step gain within the noise: static/eager median {ratio:.3f}, "
+            f"95% CI {low:.3f}-{high:.3f}"
         )
     return None
 

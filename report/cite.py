@@ -55,7 +55,7 @@ def break_even(r: pd.Series) -> str:
     """``mlp train b128 cpu tf-xla vs tf-eager: breaks even after 58 steps ...``"""
     steps = r["break_even_steps"]
     verdict = (
-        f"never breaks even ({r['break_even_note'].removeprefix('never: ')})"
+        f"never breaks even, {r['break_even_note'].removeprefix('never: ')}"
         if math.isinf(steps)
         else "ahead from the first step"
         if steps == 0
@@ -63,9 +63,9 @@ def break_even(r: pd.Series) -> str:
     )
     return (
         f"{r['model']} {r['mode']} b{r['batch_size']} {r['device']} {r['backend']} vs "
-        f"{r['eager_backend']}: {verdict} (first result {fmt.sig(r['static_first_s'])} s vs "
+        f"{r['eager_backend']}: {verdict}; first result {fmt.sig(r['static_first_s'])} s vs "
         f"{fmt.sig(r['eager_first_s'])} s, median {fmt.sig(r['static_median_ms'])} ms vs "
-        f"{fmt.sig(r['eager_median_ms'])} ms); {_run(r['run_id'], r['commit'])}"
+        f"{fmt.sig(r['eager_median_ms'])} ms; {_run(r['run_id'], r['commit'])}"
     )
 
 

@@ -52,7 +52,7 @@ def test_never_when_the_gain_is_within_the_noise():
     assert steps_to_break_even(5.1, 0.2, 9.98, 10.0) > 200_000  # what medians alone say
     steps, note = break_even_steps(eager, static)
     assert steps == math.inf
-    assert note.startswith("never: per-step gain within the noise (static/eager median 0.998")
+    assert note.startswith("never: per-step gain within the noise: static/eager median 0.998")
 
 
 def test_a_small_gain_counts_when_it_is_measurable():

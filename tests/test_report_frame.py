@@ -11,7 +11,7 @@ import pytest
 
 from bench.results import load_run
 from bench.summary import eager_medians, speedup_vs_eager
-from report import discover, fmt, frame, plots
+from report import cite, discover, fmt, frame, plots
 from report.html import to_svg
 from tests.report_fixtures import CPU_RUN, CUDA_RUN, RUN_B
 
@@ -181,3 +181,30 @@ def test_dynamic_shape_cells_are_left_to_their_own_section(tmp_path):
     assert len(frame.cells_frame([loaded])) == 24  # the fixed cells only
     result = compare_runs(loaded, loaded)
     assert result.not_compared == ["mlp torch-eager infer cpu b32 (dynamic bucket uniform)"]
+
+
+def test_break_even_citation_says_why_it_never_pays_back():
+    pair = pd.Series(
+        {
+            "model": "lstm",
+            "mode": "train",
+            "batch_size": 32,
+            "device": "cpu",
+            "backend": "torchscript",
+            "eager_backend": "torch-eager",
+            "break_even_steps": math.inf,
+            "break_even_note": "never: per-step gain within the noise: static/eager median "
+            "0.984, 95% CI 0.969-1.001",
+            "static_first_s": 0.978,
+            "eager_first_s": 0.901,
+            "static_median_ms": 23.1,
+            "eager_median_ms": 23.5,
+            "run_id": "r1",
+            "commit": "abc1234",
+        }
+    )
+    assert cite.break_even(pair) == (
+        "lstm train b32 cpu torchscript vs torch-eager: never breaks even, per-step gain "
+        "within the noise: static/eager median 0.984, 95% CI 0.969-1.001; first result "
+        "0.978 s vs 0.901 s, median 23.1 ms vs 23.5 ms; run r1 @ abc1234"
+    )
