@@ -9,6 +9,7 @@ import pytest
 
 from bench import __main__ as cli
 from bench import environment
+from tests.stored_runs import copy_with_schema_version
 
 GOLDEN = Path(__file__).parent / "data" / "run_v1"
 
@@ -80,11 +81,7 @@ def test_unavailable_cuda_is_refused(capsys, monkeypatch):
 
 
 def test_unknown_schema_version_is_refused(capsys, tmp_path):
-    run = tmp_path / "run"
-    run.mkdir()
-    meta = json.loads((GOLDEN / "run.json").read_text())
-    meta["schema_version"] = 7
-    (run / "run.json").write_text(json.dumps(meta))
+    run = copy_with_schema_version(GOLDEN, tmp_path, 7)
     assert "schema_version 7 is not supported" in error_of(capsys, "summary", str(run))
 
 

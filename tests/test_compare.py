@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import numpy as np
 import pytest
 from markupsafe import escape
@@ -14,6 +11,7 @@ from bench.compare import FASTER, SLOWER, UNCHANGED, compare_runs, verdict
 from bench.results import load_run
 from bench.stats import bootstrap_ratio_ci
 from tests.report_fixtures import CPU_RUN, RUN_B
+from tests.stored_runs import copy_with_schema_version
 
 
 def test_bootstrap_is_seeded_and_brackets_the_ratio():
@@ -115,10 +113,6 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, expected):
 
 
 def test_unknown_schema_version_is_refused(tmp_path, capsys):
-    run = tmp_path / "run"
-    shutil.copytree(RUN_B, run)
-    meta = json.loads((run / "run.json").read_text())
-    meta["schema_version"] = 3
-    (run / "run.json").write_text(json.dumps(meta))
+    run = copy_with_schema_version(RUN_B, tmp_path, 3)
     assert cli.main(["compare", str(CPU_RUN), str(run)]) == 2
     assert "schema_version 3 is not supported" in capsys.readouterr().err

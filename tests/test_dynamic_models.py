@@ -4,6 +4,8 @@ Padding with a length mask must give the reference's outputs on the unpadded bat
 every backend; compilation counts come from the frameworks' own counters.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -102,17 +104,7 @@ def test_stream_batches_feed_what_the_strategy_says():
         strategy="exact",
         stream="uniform",
     )
-    bucket = Cell(
-        "transformer",
-        "jax-jit",
-        "infer",
-        "cpu",
-        2,
-        "quick",
-        scenario="dynamic",
-        strategy="bucket",
-        stream="uniform",
-    )
+    bucket = dataclasses.replace(exact, strategy="bucket")
     _, _, fed_exact, lengths, fed_lengths = stream_batches(exact, settings)
     _, _, fed_bucket, _, bucket_lengths = stream_batches(bucket, settings)
     assert list(fed_lengths) == list(lengths)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
 
 from bench import __main__ as cli
 from tests.report_fixtures import CPU_RUN, rendered_report  # noqa: F401 (a fixture)
+from tests.stored_runs import copy_with_schema_version
 
 
 def error_of(capsys, *argv: str) -> str:
@@ -41,11 +41,7 @@ def test_bad_input(capsys, argv, expected):
 
 
 def test_unknown_schema_version(capsys, tmp_path):
-    run = tmp_path / "run"
-    shutil.copytree(CPU_RUN, run)
-    meta = json.loads((run / "run.json").read_text())
-    meta["schema_version"] = 2
-    (run / "run.json").write_text(json.dumps(meta))
+    run = copy_with_schema_version(CPU_RUN, tmp_path, 2)
     line = error_of(capsys, "report", str(run), "-o", str(tmp_path / "r.html"))
     assert "schema_version 2 is not supported" in line
 

@@ -1,5 +1,4 @@
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,13 @@ from bench.results import (
     read_cells,
 )
 from bench.runner import new_record
+from tests.stored_runs import copy_run, copy_with_schema_version
 
 GOLDEN = Path(__file__).parent / "data" / "run_v1"
 
 
 def copy_golden(tmp_path: Path) -> Path:
-    run = tmp_path / "run"
-    shutil.copytree(GOLDEN, run)
-    return run
+    return copy_run(GOLDEN, tmp_path)
 
 
 def test_golden_v1_run_loads():
@@ -50,10 +48,7 @@ def test_unknown_cell_schema_version_is_refused(tmp_path):
 
 
 def test_unknown_run_schema_version_is_refused(tmp_path):
-    run = copy_golden(tmp_path)
-    meta = json.loads((run / "run.json").read_text())
-    meta["schema_version"] = 2
-    (run / "run.json").write_text(json.dumps(meta))
+    run = copy_with_schema_version(GOLDEN, tmp_path, 2)
     with pytest.raises(SchemaError, match=r"schema_version 2 is not supported .*reads 1"):
         load_run(run)
 
