@@ -55,12 +55,24 @@ def _ensure_chromium(session: nox.Session) -> None:
     session.run(*root, *install, external=True)
 
 
+# The fast tier: harness logic with a fake clock and a stand-in worker, the report on
+# committed runs; no framework is installed, so a test in the wrong tier fails here.
+FAST_TIER = "not framework and not e2e and not browser and not gpu"
+
+
+@nox.session(name="tests-fast")
+def tests_fast(session: nox.Session) -> None:
+    """The fast tier in seconds, without any framework installed (see tests/conftest.py)."""
+    _install(session, "report,test")
+    session.run("pytest", "-m", FAST_TIER, *session.posargs)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite: every framework on CPU (GPU tests skip without CUDA)."""
+    """The whole test suite on CPU, every framework installed; GPU tests are tests-gpu's."""
     _ensure_chromium(session)
     _install(session, "all,test")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-m", "not gpu", *session.posargs)
 
 
 @nox.session

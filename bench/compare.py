@@ -1,50 +1,45 @@
 """Compare two runs cell by cell: is B faster, slower, or unchanged against A?
 
 Cells match by identity (scenario, model, profile, backend, mode, device, batch size,
-precision). For each pair of ok cells: the ratio of medians B/A with a bootstrap
-confidence interval from the raw samples. A cell is *slower* only when the interval
-lies above 1 and the ratio exceeds 1 + threshold, *faster* only when the interval lies
-below 1 and the ratio is under 1 - threshold: a change must be both real (outside the
-noise) and large enough to matter. Pure functions, plus the terminal table.
+precision, stream, strategy): a bfloat16 cell is never compared with a float32 one.
+For each pair of ok cells: the ratio of medians B/A with a bootstrap confidence
+interval from the raw samples. A cell is *slower* only when the interval lies above 1
+and the ratio exceeds 1 + threshold, *faster* only when the interval lies below 1 and
+the ratio is under 1 - threshold: a change must be both real (outside the noise) and
+large enough to matter. ``gate_failures`` is what ``--fail-on-regression`` fails on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from bench.results import Run
-from bench.stats import bootstrap_ratio_ci, is_noisy
+from bench import metrics
+from bench.record import CellResult, Status
+from bench.stats import bootstrap_ratio_ci
+from bench.store import Run
+from bench.terminal import plain
 
-IDENTITY = ("scenario", "model", "profile", "backend", "mode", "device", "batch_size", "precision")
-# Dynamic-shape cells (issue 5) also have a strategy and a stream; None for fixed cells.
-OPTIONAL_IDENTITY = ("strategy", "stream")
 DEFAULT_THRESHOLD = 0.05
 DEFAULT_RESAMPLES = 2000
+MAX_RESAMPLES = 1_000_000
 CONFIDENCE = 0.95
 
 FASTER, SLOWER, UNCHANGED = "faster", "slower", "unchanged"
 
 
-def identity(record: dict) -> tuple:
-    """A cell's identity within and across runs (strategy and stream: None for fixed cells)."""
-    return tuple(record[k] for k in IDENTITY) + tuple(record.get(k) for k in OPTIONAL_IDENTITY)
+def identity(r: CellResult) -> tuple:
+    """What a cell is across runs: its identity but the repetition."""
+    return r.cell.workload()
 
 
-def label(key: tuple, with_profile: bool = False) -> str:
-    """``mlp jax-jit train cpu b128`` (plus scenario, precision and profile where they vary)."""
-    cell = dict(zip(IDENTITY + OPTIONAL_IDENTITY, key, strict=True))
-    text = (
-        f"{cell['model']} {cell['backend']} {cell['mode']} {cell['device']} b{cell['batch_size']}"
-    )
-    if cell["precision"] != "float32":
-        text += f" {cell['precision']}"
-    if cell["scenario"] != "fixed":
-        extra = [str(cell[k]) for k in OPTIONAL_IDENTITY if cell[k] is not None]
-        text += f" ({' '.join([cell['scenario'], *extra])})"
-    return text + (f" ({cell['profile']})" if with_profile else "")
+def label(r: CellResult, with_profile: bool = False) -> str:
+    """``mlp jax-jit train cpu b128`` (+ precision, stream and strategy, and the profile
+    where the runs differ in it)."""
+    text = r.cell.label()
+    return text + (f" ({r.cell.profile})" if with_profile else "")
 
 
 def verdict(ratio: float, low: float, high: float, threshold: float) -> str:
@@ -59,7 +54,6 @@ def verdict(ratio: float, low: float, high: float, threshold: float) -> str:
 class CellChange:
     """One cell that is ok in both runs."""
 
-    key: tuple
     label: str
     median_a_ms: float
     median_b_ms: float
@@ -72,11 +66,15 @@ class CellChange:
 
 @dataclass(frozen=True)
 class StatusChange:
-    key: tuple
     label: str
     status_a: str
     status_b: str
     error_b: str
+
+    @property
+    def worse(self) -> bool:
+        """ok in A, not ok in B: a cell that stopped working."""
+        return self.status_a == Status.OK.value and self.status_b != Status.OK.value
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,7 @@ class Comparison:
     only_a: list[str] = field(default_factory=list)
     only_b: list[str] = field(default_factory=list)
     status_changes: list[StatusChange] = field(default_factory=list)
-    not_compared: list[str] = field(default_factory=list)  # ok in both, but no raw samples
+    not_compared: list[str] = field(default_factory=list)  # ok in both, but no samples
 
     @property
     def slower(self) -> list[CellChange]:
@@ -116,12 +114,36 @@ class Comparison:
         )
 
 
+def gate_failures(result: Comparison) -> list[str]:
+    """Why ``--fail-on-regression`` fails (empty: it passes). A gate that compared nothing,
+    lost a cell or saw one break must not pass."""
+    reasons = []
+    if not result.cells:
+        reasons.append("no cell is ok in both runs: nothing was compared")
+    if result.slower:
+        reasons.append(
+            f"{len(result.slower)} cell(s) slower beyond {result.threshold:.0%}: "
+            + ", ".join(c.label for c in result.slower)
+        )
+    worse = [s for s in result.status_changes if s.worse]
+    if worse:
+        reasons.append(
+            f"{len(worse)} cell(s) stopped being ok: "
+            + ", ".join(f"{s.label} ({s.status_b})" for s in worse)
+        )
+    if result.only_a:
+        reasons.append(
+            f"{len(result.only_a)} cell(s) of A missing from B: " + ", ".join(result.only_a)
+        )
+    return reasons
+
+
 def short_commit(git: dict | None) -> str:
     """``78d4d6c`` or ``78d4d6c (dirty)``; ``unknown commit`` where git was not available."""
     commit = (git or {}).get("commit")
     if not commit:
         return "unknown commit"
-    return commit[:7] + (" (dirty)" if (git or {}).get("dirty") else "")
+    return str(commit)[:7] + (" (dirty)" if (git or {}).get("dirty") else "")
 
 
 def run_commit(run: Run) -> str:
@@ -138,40 +160,40 @@ def compare_runs(
     """Every cell of B against the matching cell of A."""
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold must be a fraction in [0, 1), got {threshold}")
-    cells_a = {identity(r): r for r in a.cells}
-    cells_b = {identity(r): r for r in b.cells}
-    with_profile = len({k[2] for k in (*cells_a, *cells_b)}) > 1
+    cells_a = {identity(r): r for r in a.results}
+    cells_b = {identity(r): r for r in b.results}
+    with_profile = len({r.cell.profile for r in (*cells_a.values(), *cells_b.values())}) > 1
     result = Comparison(a.run_id, b.run_id, run_commit(a), run_commit(b), threshold, resamples)
-    result.only_a.extend(label(k, with_profile) for k in cells_a if k not in cells_b)
-    result.only_b.extend(label(k, with_profile) for k in cells_b if k not in cells_a)
+    result.only_a.extend(label(r, with_profile) for k, r in cells_a.items() if k not in cells_b)
+    result.only_b.extend(label(r, with_profile) for k, r in cells_b.items() if k not in cells_a)
     for key, ra in cells_a.items():
         rb = cells_b.get(key)
         if rb is None:
             continue
-        name = label(key, with_profile)
-        if ra["status"] != rb["status"]:
+        name = label(ra, with_profile)
+        if ra.status != rb.status:
             result.status_changes.append(
-                StatusChange(key, name, ra["status"], rb["status"], rb.get("error") or "")
+                StatusChange(name, str(ra.status), str(rb.status), rb.error)
             )
-        if ra["status"] != "ok" or rb["status"] != "ok":
+        if not ra.ok or not rb.ok:
             continue
-        if not ra.get("samples_ms") or not rb.get("samples_ms") or not ra.get("latency_ms"):
-            result.not_compared.append(name)  # e.g. a dynamic-shape cell: no per-step samples
+        samples_a, samples_b = metrics.step_samples_ms(ra), metrics.step_samples_ms(rb)
+        if not samples_a or not samples_b:
+            result.not_compared.append(name)
             continue
-        ratio, low, high = bootstrap_ratio_ci(
-            ra["samples_ms"], rb["samples_ms"], resamples, CONFIDENCE, seed
-        )
+        ratio, low, high = bootstrap_ratio_ci(samples_a, samples_b, resamples, CONFIDENCE, seed)
+        median_a, median_b = metrics.median_ms(ra), metrics.median_ms(rb)
+        assert median_a is not None and median_b is not None  # both ok, with samples
         result.cells.append(
             CellChange(
-                key,
                 name,
-                ra["latency_ms"]["median"],
-                rb["latency_ms"]["median"],
+                median_a,
+                median_b,
                 ratio,
                 low,
                 high,
                 verdict(ratio, low, high, threshold),
-                is_noisy(ra["latency_ms"]) or is_noisy(rb["latency_ms"]),
+                metrics.is_noisy(ra) or metrics.is_noisy(rb),
             )
         )
     return result
@@ -187,11 +209,13 @@ STYLE = {SLOWER: "bold red", FASTER: "bold green", UNCHANGED: "dim"}
 
 def table(result: Comparison) -> Table:
     t = Table(
-        title=escape(
-            f"B {result.run_b} @ {result.commit_b} against A {result.run_a} @ {result.commit_a}"
+        title=Text(
+            plain(
+                f"B {result.run_b} @ {result.commit_b} against A {result.run_a} @ {result.commit_a}"
+            )
         ),
         title_justify="left",
-        caption=result.headline(),
+        caption=Text(result.headline()),
         caption_justify="left",
     )
     t.add_column("cell", overflow="fold")
@@ -200,13 +224,13 @@ def table(result: Comparison) -> Table:
     t.add_column("verdict")
     for c in result.cells:
         t.add_row(
-            escape(c.label),
+            Text(plain(c.label)),
             f"{c.median_a_ms:.3g}",
             f"{c.median_b_ms:.3g}",
             f"{c.ratio:.3f}",
             f"{c.low:.3f}–{c.high:.3f}",
             change_text(c.ratio),
-            f"[{STYLE[c.verdict]}]{c.verdict}[/]" + (" (noisy)" if c.noisy else ""),
+            Text(c.verdict + (" (noisy)" if c.noisy else ""), style=STYLE[c.verdict]),
         )
     return t
 
@@ -219,17 +243,19 @@ def side_tables(result: Comparison) -> list[Table]:
         for name in ("cell", "A", "B", "B's reason"):
             t.add_column(name, overflow="fold")
         for s in result.status_changes:
-            t.add_row(*(escape(x) for x in (s.label, s.status_a, s.status_b, s.error_b or "-")))
+            t.add_row(
+                *(Text(plain(x)) for x in (s.label, s.status_a, s.status_b, s.error_b or "-"))
+            )
         out.append(t)
     for title, names in (
         ("only in A", result.only_a),
         ("only in B", result.only_b),
-        ("ok in both but not compared (no per-step samples)", result.not_compared),
+        ("ok in both but not compared (no samples)", result.not_compared),
     ):
         if names:
             t = Table(title=f"{title} ({len(names)})", title_justify="left")
             t.add_column("cell", overflow="fold")
             for n in names:
-                t.add_row(escape(n))
+                t.add_row(Text(plain(n)))
             out.append(t)
     return out

@@ -34,23 +34,97 @@ KEY_PACKAGES = (
     "nvidia-ml-py",
 )
 
-ENV_PREFIXES = (
-    "OMP_",
-    "MKL_",
-    "OPENBLAS_",
-    "KMP_",
-    "XLA_",
-    "TF_",
-    "JAX_",
-    "TORCH",
-    "CUDA_",
-    "CUBLAS_",
-    "CUDNN_",
-    "NVIDIA_",
-    "TRITON_",
-    "PYTORCH_",
-    "PYTHONHASHSEED",
+# Environment variables recorded in run.json: names that change what a framework does
+# (threads, XLA/Inductor/Triton flags, CUDA device selection, allocators, numerics),
+# listed one by one: never a whole prefix, which would sweep in tokens and passwords.
+ENV_ALLOWLIST = frozenset(
+    {
+        # thread pools and BLAS
+        "OMP_NUM_THREADS",
+        "OMP_PROC_BIND",
+        "OMP_PLACES",
+        "OMP_WAIT_POLICY",
+        "OMP_DYNAMIC",
+        "GOMP_SPINCOUNT",
+        "KMP_AFFINITY",
+        "KMP_BLOCKTIME",
+        "KMP_HW_SUBSET",
+        "MKL_NUM_THREADS",
+        "MKL_DYNAMIC",
+        "MKL_ENABLE_INSTRUCTIONS",
+        "OPENBLAS_NUM_THREADS",
+        "OPENBLAS_CORETYPE",
+        "OPENBLAS_L2_SIZE",
+        # XLA and JAX
+        "XLA_FLAGS",
+        "XLA_PYTHON_CLIENT_PREALLOCATE",
+        "XLA_PYTHON_CLIENT_MEM_FRACTION",
+        "XLA_PYTHON_CLIENT_ALLOCATOR",
+        "JAX_PLATFORMS",
+        "JAX_ENABLE_X64",
+        "JAX_DEFAULT_MATMUL_PRECISION",
+        "JAX_COMPILATION_CACHE_DIR",
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES",
+        "JAX_ENABLE_COMPILATION_CACHE",
+        # TensorFlow
+        "TF_XLA_FLAGS",
+        "TF_CPP_MIN_LOG_LEVEL",
+        "TF_ENABLE_ONEDNN_OPTS",
+        "TF_FORCE_GPU_ALLOW_GROWTH",
+        "TF_GPU_ALLOCATOR",
+        "TF_GPU_THREAD_MODE",
+        "TF_CUDNN_DETERMINISTIC",
+        "TF_DETERMINISTIC_OPS",
+        "TF_NUM_INTEROP_THREADS",
+        "TF_NUM_INTRAOP_THREADS",
+        "TF_ENABLE_AUTO_MIXED_PRECISION",
+        # PyTorch, Inductor, Triton
+        "TORCHINDUCTOR_CACHE_DIR",
+        "TORCHINDUCTOR_FX_GRAPH_CACHE",
+        "TORCHINDUCTOR_AUTOGRAD_CACHE",
+        "TORCHINDUCTOR_MAX_AUTOTUNE",
+        "TORCHINDUCTOR_COMPILE_THREADS",
+        "TORCHINDUCTOR_FREEZING",
+        "TORCHDYNAMO_DISABLE",
+        "TORCH_COMPILE_DISABLE",
+        "TORCH_CUDNN_V8_API_ENABLED",
+        "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
+        "TORCH_BLAS_PREFER_CUBLASLT",
+        "PYTORCH_CUDA_ALLOC_CONF",
+        "PYTORCH_NO_CUDA_MEMORY_CACHING",
+        "TRITON_CACHE_DIR",
+        # CUDA device selection and numerics
+        "CUDA_VISIBLE_DEVICES",
+        "CUDA_DEVICE_ORDER",
+        "CUDA_LAUNCH_BLOCKING",
+        "CUDA_MODULE_LOADING",
+        "CUBLAS_WORKSPACE_CONFIG",
+        "NVIDIA_TF32_OVERRIDE",
+        "NVIDIA_VISIBLE_DEVICES",
+        # Python
+        "PYTHONHASHSEED",
+    }
 )
+# A name that looks like a credential is never recorded with its value, even if listed.
+CREDENTIAL_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
+CREDENTIAL_PREFIXES = ("TF_VAR_", "TF_TOKEN_")
+REDACTED = "<redacted>"
+
+
+def looks_secret(name: str) -> bool:
+    upper = name.upper()
+    return upper.startswith(CREDENTIAL_PREFIXES) or any(m in upper for m in CREDENTIAL_MARKERS)
+
+
+def recorded_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The allowlisted variables that are set, values of credential-like names redacted."""
+    env = os.environ if environ is None else environ
+    return {
+        name: REDACTED if looks_secret(name) else value
+        for name, value in sorted(env.items())
+        if name in ENV_ALLOWLIST
+    }
 
 
 def package_versions() -> dict[str, str]:
@@ -156,7 +230,5 @@ def collect(threads: int | None = None) -> dict[str, object]:
         "threads": threads if threads is not None else available_cores(),
         "key_packages": {name: versions[name] for name in KEY_PACKAGES if name in versions},
         "packages": versions,
-        "environment_variables": {
-            k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)
-        },
+        "environment_variables": recorded_environment(),
     }

@@ -5,22 +5,14 @@
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from bench.errors import SchemaError
+
 PROFILE_NAMES = ("quick", "full")
-
-# Parity: max |y - y_ref| / max |y_ref| of the first output (logits in infer, the loss
-# in train) against the float64 NumPy reference. Layout or gate-order bugs give errors
-# of order 1; float32 kernels, reordered sums and compiler fusion stay below 1e-5 on
-# the CPU; 1e-3 leaves room for GPU convolution algorithms without hiding a real bug.
-PARITY_TOLERANCE = {"float32": 1e-3}
-
-PRECISION_POLICY = {
-    "float32": "float32 weights, activations and math; TF32 disabled in torch, JAX "
-    "(default_matmul_precision='highest') and TensorFlow",
-}
 
 
 @dataclass(frozen=True)
@@ -36,14 +28,45 @@ class Settings:
     timeout_s: float  # per cell, from process start to result
     threads: int
     seed: int = 0  # params; the batch uses seed + 1
-    parity_tolerance: float = PARITY_TOLERANCE["float32"]
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Settings:
-        return cls(**data)
+    def from_dict(cls, data: dict, where: str = "settings") -> Settings:
+        """Settings as run.json stores them, validated (unknown keys of older runs ignored)."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                if f.name == "seed":
+                    continue
+                raise SchemaError(f"{where}: missing field {f.name!r}")
+            value = data[f.name]
+            if f.name == "profile":
+                if value not in PROFILE_NAMES:
+                    raise SchemaError(
+                        f"{where}: field 'profile': unknown {value!r:.40}; expected one of: "
+                        f"{', '.join(PROFILE_NAMES)}"
+                    )
+            elif f.type in ("int", int):
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise SchemaError(
+                        f"{where}: field {f.name!r}: expected a non-negative integer, "
+                        f"got {value!r:.40}"
+                    )
+            elif not (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+                and value >= 0
+            ):
+                raise SchemaError(
+                    f"{where}: field {f.name!r}: expected a non-negative number, got {value!r:.40}"
+                )
+            values[f.name] = value
+        if values["threads"] < 1 or values["timeout_s"] <= 0:
+            raise SchemaError(f"{where}: threads and timeout_s must be positive")
+        return cls(**values)
 
 
 def available_cores() -> int:
@@ -73,11 +96,7 @@ _MEASUREMENT: dict[str, dict[str, Any]] = {
 }
 
 
-def settings_for(profile: str, **overrides) -> Settings:
-    if profile not in PROFILE_NAMES:
-        raise ValueError(
-            f"unknown profile {profile!r}; expected one of: {', '.join(PROFILE_NAMES)}"
-        )
+def settings_for(profile: str, **overrides: Any) -> Settings:
     base = Settings(profile=profile, threads=available_cores(), **_MEASUREMENT[profile])
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -1,60 +1,52 @@
-"""Pure functions over raw samples. Nothing here measures; everything here is derived."""
+"""Pure statistics over raw samples. Nothing here measures, and nothing here knows a cell:
+bench.metrics applies these to the fields of stored results."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-# IQR/median above this marks a cell's latency as noisy.
-NOISY_IQR_RATIO = 0.10
+
+@dataclass(frozen=True)
+class Latency:
+    """Statistics of per-step samples, in milliseconds. Percentiles interpolate linearly."""
+
+    median: float
+    mean: float
+    stdev: float
+    min: float
+    max: float
+    p10: float
+    p90: float
+    p99: float
+    iqr: float
+    n: int
+
+    @property
+    def iqr_ratio(self) -> float:
+        """IQR / median: the spread of the steps relative to their typical time."""
+        return self.iqr / self.median if self.median > 0 else 0.0
 
 
-def summarize(samples_ms: Sequence[float]) -> dict[str, float | int]:
-    """Latency statistics of raw per-step samples (ms). Percentiles interpolate linearly."""
+def summarize(samples_ms: Sequence[float]) -> Latency:
     if len(samples_ms) == 0:
         raise ValueError("summarize() needs at least one sample")
     a = np.asarray(samples_ms, dtype=np.float64)
     p10, p25, p50, p75, p90, p99 = np.percentile(a, [10, 25, 50, 75, 90, 99])
-    return {
-        "median": float(p50),
-        "mean": float(a.mean()),
-        "stdev": float(a.std(ddof=1)) if a.size > 1 else 0.0,
-        "min": float(a.min()),
-        "max": float(a.max()),
-        "p10": float(p10),
-        "p90": float(p90),
-        "p99": float(p99),
-        "iqr": float(p75 - p25),
-        "n": int(a.size),
-    }
-
-
-def is_noisy(latency: dict) -> bool:
-    return latency["median"] > 0 and latency["iqr"] / latency["median"] > NOISY_IQR_RATIO
-
-
-def max_rel_err(actual: np.ndarray, reference: np.ndarray) -> float:
-    """max |actual - reference| / max |reference| (a normwise error: stable near zeros).
-
-    NaN anywhere in ``actual`` gives inf, so it can never pass a tolerance.
-    """
-    actual = np.asarray(actual, dtype=np.float64)
-    reference = np.asarray(reference, dtype=np.float64)
-    if actual.shape != reference.shape:
-        raise ValueError(f"output shape {actual.shape} != reference shape {reference.shape}")
-    if not np.all(np.isfinite(actual)):
-        return math.inf
-    scale = float(np.max(np.abs(reference))) or 1.0
-    return float(np.max(np.abs(actual - reference)) / scale)
-
-
-def speedup(baseline_ms: float | None, ms: float | None) -> float | None:
-    """baseline / this: above 1 is faster than the baseline."""
-    if not baseline_ms or not ms:
-        return None
-    return baseline_ms / ms
+    return Latency(
+        median=float(p50),
+        mean=float(a.mean()),
+        stdev=float(a.std(ddof=1)) if a.size > 1 else 0.0,
+        min=float(a.min()),
+        max=float(a.max()),
+        p10=float(p10),
+        p90=float(p90),
+        p99=float(p99),
+        iqr=float(p75 - p25),
+        n=int(a.size),
+    )
 
 
 def bootstrap_ratio_ci(
@@ -79,9 +71,16 @@ def bootstrap_ratio_ci(
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     a = np.asarray(samples_a, dtype=np.float64)
     b = np.asarray(samples_b, dtype=np.float64)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("bootstrap_ratio_ci() needs finite samples")
     rng = np.random.default_rng(seed)
-    medians_a = np.median(a[rng.integers(0, a.size, size=(resamples, a.size))], axis=1)
-    medians_b = np.median(b[rng.integers(0, b.size, size=(resamples, b.size))], axis=1)
+    # In chunks: a million resamples of 500 samples would otherwise need gigabytes at once.
+    ratios = []
+    for start in range(0, resamples, 1000):
+        n = min(1000, resamples - start)
+        medians_a = np.median(a[rng.integers(0, a.size, size=(n, a.size))], axis=1)
+        medians_b = np.median(b[rng.integers(0, b.size, size=(n, b.size))], axis=1)
+        ratios.append(medians_b / medians_a)
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(medians_b / medians_a, [tail, 100 - tail])
+    low, high = np.percentile(np.concatenate(ratios), [tail, 100 - tail])
     return float(np.median(b) / np.median(a)), float(low), float(high)

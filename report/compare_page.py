@@ -6,7 +6,7 @@ import pandas as pd
 
 from bench.compare import CONFIDENCE, Comparison, change_text
 from report import plots
-from report.html import to_svg
+from report.figures import to_svg
 from report.templating import render
 
 
@@ -21,7 +21,7 @@ def render_comparison(result: Comparison, generated_by: str = "") -> str:
     title = f"B/A median ratio per cell with its {CONFIDENCE:.0%} interval"
     try:
         svg = to_svg(plots.comparison_ratios(changes, result.threshold), "fig-compare", title)
-    except ValueError:
+    except plots.NothingToDraw:
         svg = None
     return render(
         "compare.html.j2",

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from bench.compare import short_commit
-from bench.results import Run
+from bench.store import Run
 
 SHOWN_ENV_KEYS = {
     "python",
@@ -61,14 +61,15 @@ def _gpus(env: dict) -> str:
     )
 
 
-def _thread_settings(run: Run) -> list[tuple[str, str]]:
-    """What each framework's worker set its thread pools to (from its first ok cell)."""
+def _framework_settings(run: Run) -> list[tuple[str, str]]:
+    """What each framework's worker set (threads, numerics), from its first cell that says."""
     out: dict[str, str] = {}
-    for c in run.cells:
-        if c["framework"] not in out and c.get("threads_set"):
-            affinity = c.get("cpu_affinity")
-            text = ", ".join(f"{k}={_text(v)}" for k, v in c["threads_set"].items())
-            out[c["framework"]] = text + (f"; pinned to cores {affinity}" if affinity else "")
+    for r in run.results:
+        framework = r.cell.framework
+        if framework not in out and r.setup and r.setup.framework_settings:
+            affinity = r.setup.cpu_affinity
+            text = ", ".join(f"{k}={_text(v)}" for k, v in r.setup.framework_settings.items())
+            out[framework] = text + (f"; pinned to cores {affinity}" if affinity else "")
     return sorted(out.items())
 
 
@@ -106,7 +107,7 @@ def describe(run: Run) -> RunEnvironment:
         run_id=run.run_id,
         facts=facts,
         key_packages=sorted((env.get("key_packages") or {}).items()),
-        threads=_thread_settings(run),
+        threads=_framework_settings(run),
         variables=sorted((env.get("environment_variables") or {}).items()),
         packages=sorted((env.get("packages") or {}).items()),
     )

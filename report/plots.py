@@ -23,9 +23,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from bench import backends
-from report.frame import cumulative_frame, panel, samples_frame, workload
+from bench.metrics import OvertakeKind
+from report.frame import panel, workload
 
 F = TypeVar("F", bound=Callable[..., Figure])
+
+
+class NothingToDraw(Exception):
+    """A figure has no data (e.g. no ok cell): the page says so in its place."""
+
 
 # Colour saturates at 8x faster / slower: the printed number is never clipped.
 HEATMAP_LOG2_LIMIT = 3.0
@@ -255,7 +261,7 @@ def _boxes(data: pd.DataFrame, order: list[str], palette: dict[str, Any], ax: An
 
 
 @styled
-def latency_distributions(cells: pd.DataFrame, model: str) -> Figure:
+def latency_distributions(cells: pd.DataFrame, samples: pd.DataFrame, model: str) -> Figure:
     """Steady-state latency of one model: a box per backend from its raw samples.
 
     One panel per mode, device and batch size; boxes span the interquartile range,
@@ -263,7 +269,7 @@ def latency_distributions(cells: pd.DataFrame, model: str) -> Figure:
     Backends whose cell is not ok are listed with their status instead of a box.
     """
     mine = cells[cells["model"].astype(str) == model]
-    samples = samples_frame(mine)
+    samples = samples[samples["model"].astype(str) == model]
     keys = mine.assign(panel=panel(mine))[["panel", "batch_size"]].drop_duplicates()
     n_backends = mine["backend"].astype(str).nunique()
     height = 0.3 * n_backends + 1.1
@@ -322,7 +328,7 @@ def throughput_vs_batch(cells: pd.DataFrame) -> Figure:
     frame = cells.assign(panel=panel(cells), backend=cells["backend"].astype(str))
     ok = frame[(frame["status"] == "ok") & frame["throughput_per_s"].notna()]
     if ok.empty:
-        raise ValueError("no ok cell with a throughput to plot")
+        raise NothingToDraw("no ok cell with a throughput to plot")
     pairs = list(dict.fromkeys(zip(frame["model"].astype(str), frame["panel"], strict=True)))
     order = [b for b in cells["backend"].cat.categories if b in set(ok["backend"])]
     palette = backend_palette(order)
@@ -500,7 +506,7 @@ def peak_memory(cells: pd.DataFrame) -> Figure:
     """
     data = cells[(cells["status"] == "ok") & cells["memory_bytes"].notna()].copy()
     if data.empty:
-        raise ValueError("no ok cell with a memory peak to plot")
+        raise NothingToDraw("no ok cell with a memory peak to plot")
     data["memory_mib"] = data["memory_bytes"] / 2**20
     order = list(cells["backend"].cat.categories)
     return _dot_panels(data, "memory_mib", _memory_label, order)
@@ -518,7 +524,7 @@ def first_call(cells: pd.DataFrame) -> Figure:
     """
     data = cells[cells["first_call_s"].notna() & (cells["first_call_s"] > 0)]
     if data.empty:
-        raise ValueError("no cell with a first call to plot")
+        raise NothingToDraw("no cell with a first call to plot")
     order = list(cells["backend"].cat.categories)
     return _dot_panels(data, "first_call_s", lambda _: "first call, s", order, True)
 
@@ -532,7 +538,7 @@ def break_even(pairs: pd.DataFrame) -> Figure:
     so it never pays back.
     """
     if pairs.empty:
-        raise ValueError("no static/eager pair of ok cells to compare")
+        raise NothingToDraw("no static/eager pair of ok cells to compare")
     steps = pairs["break_even_steps"]
     finite = steps[np.isfinite(steps) & (steps > 0)]
     lo = float(finite.min()) / 4 if len(finite) else 1.0
@@ -575,7 +581,7 @@ def achieved_flops(cells: pd.DataFrame) -> Figure:
     """Achieved GFLOP/s (the model's FLOPs per step / median step time) for ok cells."""
     data = cells[cells["flops_per_s"].notna()].copy()
     if data.empty:
-        raise ValueError("no cell with a FLOP count to plot")
+        raise NothingToDraw("no cell with a FLOP count to plot")
     data["gflops"] = data["flops_per_s"] / 1e9
     order = list(cells["backend"].cat.categories)
     return _dot_panels(data, "gflops", lambda _: "achieved GFLOP/s", order)
@@ -597,19 +603,19 @@ def _crossing_y(row: pd.Series) -> float:
 
 
 @styled
-def cumulative_time(group: pd.DataFrame, title: str) -> Figure:
+def cumulative_time(group: pd.DataFrame, data: pd.DataFrame, title: str) -> Figure:
     """Cumulative wall time against step number for one stream fed to every backend.
 
-    ``group``: the rows of ``frame.dynamic_frame`` for one model, mode, stream and device.
+    ``group``: the rows of the stream frame for one model, mode, stream and device;
+    ``data``: their cumulative times (``report.sections.stream.cumulative_frame``).
     A line per backend x strategy from its first-pass step times (compilations included):
     colour by backend, line style by strategy. A ring marks the step from which a static
     line stays at or below its framework's eager line (``exact``) to the end of the stream.
     Past MAX_LINES_PER_PANEL lines, one panel per framework (shared axes). The y axis is
     logarithmic where the stream totals span more than LOG_SPAN.
     """
-    data = cumulative_frame(group)
     if data.empty:
-        raise ValueError("no ok cell with per-step times to plot")
+        raise NothingToDraw("no ok cell with per-step times to plot")
     ok = group[group["status"] == "ok"]
     names = zip(ok["backend"].astype(str), ok["strategy"].astype(str), strict=True)
     lines = list(dict.fromkeys(names))
@@ -654,7 +660,7 @@ def cumulative_time(group: pd.DataFrame, title: str) -> Figure:
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
             )
         # Static lines with no eager line to cross: say so where the reader looks for a ring.
-        missing = mine[mine["overtakes_note"].str.startswith("no ")]
+        missing = mine[mine["overtakes_kind"] == OvertakeKind.NO_BASELINE.value]
         notes = [
             f"{note} in this run: nothing to cross for "
             + ", ".join(dict.fromkeys(sub["backend"].astype(str)))
@@ -729,7 +735,7 @@ def comparison_ratios(changes: pd.DataFrame, threshold: float) -> Figure:
     interval is off 1 and its ratio is outside the band.
     """
     if changes.empty:
-        raise ValueError("no matching ok cells to compare")
+        raise NothingToDraw("no matching ok cells to compare")
     colours = {"slower": "#c0392b", "faster": "#1e8449", "unchanged": "#7f8c8d"}
     fig = Figure(figsize=(8.5, 0.28 * len(changes) + 1.3), layout="constrained")
     ax = fig.subplots()

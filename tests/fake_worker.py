@@ -1,4 +1,8 @@
-"""A stand-in for ``python -m bench.worker``: misbehaves as $FAKE_WORKER says."""
+"""A stand-in for ``python -m bench.worker``: misbehaves as $FAKE_WORKER says.
+
+It writes results as the real worker does (a schema-2 record of the cell it was given),
+so the runner cannot tell it apart.
+"""
 
 import json
 import os
@@ -10,8 +14,8 @@ from pathlib import Path
 
 job = json.loads(Path(sys.argv[1]).read_text())
 result = Path(sys.argv[2])
-record = job["record"]
 behaviour = os.environ["FAKE_WORKER"]
+record = {"schema_version": 2, "run_id": job["run_id"], **job["cell"]}
 
 
 def write(**fields):
@@ -32,19 +36,8 @@ elif behaviour == "ok":
         build_s=0.05,
         first_call_s=0.5,
         samples_ms=[1.0, 2.0],
-        latency_ms={
-            "median": 1.5,
-            "mean": 1.5,
-            "stdev": 0.7,
-            "min": 1.0,
-            "max": 2.0,
-            "p10": 1.1,
-            "p90": 1.9,
-            "p99": 2.0,
-            "iqr": 0.5,
-            "n": 2,
-        },
-        throughput_per_s=100.0,
+        pipeline_steps=2,
+        pipeline_s=0.04,
     )
 elif behaviour == "crash":
     print("loading the model", file=sys.stderr)
@@ -57,8 +50,10 @@ elif behaviour == "killed":
     os.kill(os.getpid(), signal.SIGKILL)
 elif behaviour == "silent":
     sys.exit(0)
+elif behaviour == "garbage":
+    result.write_text(json.dumps({**record, "status": "ok", "samples_ms": "fast"}))
 elif behaviour == "hang":
-    write(first_call_s=1.5)  # measured before the hang: must survive the timeout
+    write(build_s=0.1, first_call_s=1.5)  # measured before the hang: must survive the timeout
     grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     Path(os.environ["FAKE_WORKER_PIDFILE"]).write_text(str(grandchild.pid))
     time.sleep(600)

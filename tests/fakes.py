@@ -1,4 +1,5 @@
-"""Test doubles: a fake clock and a no-op backend, so the harness runs without a framework."""
+"""Test doubles: a fake clock, a no-op backend and a measurement context, so the harness
+runs without a framework."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from typing import Any
 import numpy as np
 
 from bench.backends.base import Backend
+from bench.cells import Cell
+from bench.profiles import Settings, settings_for
+from bench.record import CellResult
+from bench.scenarios.base import Measurement
 
 
 class FakeClock:
@@ -62,7 +67,7 @@ class NoopBackend(Backend):
     def unavailable_reason(cls, device: str) -> str | None:
         return None
 
-    def build(self, model, cfg, params, mode, device) -> None:
+    def build(self, model, cfg, params, mode, device, strategy="exact") -> None:
         self.calls.append("build")
         self.clock.advance(self.build_cost)
 
@@ -89,3 +94,34 @@ class NoopBackend(Backend):
 
     def export_params(self) -> dict[str, np.ndarray]:
         return {}
+
+
+def quick_settings(**overrides: Any) -> Settings:
+    """Short measurement loops for tests (2 warm-up steps, 5 samples, no minimum time)."""
+    base = dict(warmup_steps=2, warmup_min_s=0.0, min_samples=5, min_time_s=0.0, max_samples=100)
+    return settings_for("quick", **{**base, **overrides})
+
+
+def measurement(
+    cell: Cell,
+    backend: Backend,
+    expected: dict[str, np.ndarray],
+    clock: FakeClock,
+    settings: Settings | None = None,
+    phase: str = "cold",
+    tolerance: float = 1e-3,
+) -> tuple[Measurement, list[CellResult]]:
+    """A worker's measuring context whose checkpoints go to a list, not a file."""
+    saved: list[CellResult] = []
+    m = Measurement(
+        cell=cell,
+        settings=settings or quick_settings(),
+        backend=backend,
+        expected=expected,
+        tolerance=tolerance,
+        phase=phase,
+        clock=clock,
+        save=saved.append,
+        result=CellResult(run_id="run", cell=cell),
+    )
+    return m, saved

@@ -12,6 +12,7 @@ from bench import environment
 from tests.stored_runs import copy_with_schema_version
 
 GOLDEN = Path(__file__).parent / "data" / "run_v1"
+GOLDEN_V2 = Path(__file__).parent / "data" / "run_v2"
 
 
 def error_of(capsys, *argv):
@@ -30,20 +31,21 @@ def error_of(capsys, *argv):
     [
         (
             ["run", "--models", "resnet9000"],
-            "--models: unknown 'resnet9000'; expected 'all' or a comma-separated list of: mlp, cnn",
+            "--models: unknown 'resnet9000'; expected 'all' or a comma-separated list of: "
+            "cnn, lstm",
         ),
         (["run", "--backends", "torch-eager,onnx"], "--backends: unknown 'onnx'"),
         (
             ["run", "--modes", "serve"],
             "--modes: unknown 'serve'; expected 'all' or a comma-separated list of: infer, train",
         ),
-        (["run", "--batch-sizes", "8,0"], "--batch-sizes: '0' is not a positive integer"),
-        (["run", "--batch-sizes", "eight"], "--batch-sizes: 'eight' is not a positive integer"),
+        (["run", "--batch-sizes", "8,0"], "--batch-sizes: '0' is not an integer from 1 to"),
+        (["run", "--batch-sizes", "eight"], "--batch-sizes: 'eight' is not an integer from 1"),
         (["run", "--device", "tpu"], "invalid choice: 'tpu' (choose from 'cpu', 'cuda')"),
         (["run", "--profile", "huge"], "invalid choice: 'huge' (choose from 'quick', 'full')"),
-        (["run", "--timeout", "-5"], "expected a positive number of seconds, got '-5'"),
-        (["run", "--threads", "0"], "expected a positive integer, got '0'"),
-        (["run", "--threads", "100000"], "expected 1.."),
+        (["run", "--timeout", "-5"], "expected a number of seconds above 0 and at most"),
+        (["run", "--threads", "0"], "expected an integer from 1 to"),
+        (["run", "--threads", "100000"], "expected an integer from 1 to"),
         (
             ["run", "--backends", "torch-compile-reduce-overhead"],
             "cannot run on cpu; backends for cpu: torch-eager",
@@ -52,18 +54,15 @@ def error_of(capsys, *argv):
         (["summary", "/nonexistent/run"], "not a graphbench run"),
         (
             ["run", "--scenario", "dynamic", "--models", "mlp"],
-            "--scenario dynamic: mlp has no sequence axis; models for the dynamic scenario: "
+            "--scenario stream: mlp has no sequence axis; models for the stream scenario: "
             "lstm, transformer",
         ),
-        (
-            ["run", "--strategies", "exact"],
-            "--strategies and --streams apply to --scenario dynamic",
-        ),
+        (["run", "--strategies", "exact"], "--strategies applies to --scenario stream only"),
         (["run", "--scenario", "dynamic", "--streams", "zipf"], "--streams: unknown 'zipf'"),
         (["run", "--scenario", "dynamic", "--strategies", "jit"], "--strategies: unknown 'jit'"),
         (
             ["run", "--scenario", "static"],
-            "invalid choice: 'static' (choose from 'fixed', 'dynamic')",
+            "--scenario: unknown 'static'; expected one of: fixed, stream, dynamic (= stream)",
         ),
     ],
 )
@@ -94,7 +93,7 @@ def test_summary_of_a_stored_run(capsys):
         "torch-eager",
         "2",
         "3.6",
-        "64,000",
+        "64,000",  # recomputed from pipeline_steps and pipeline_s: what schema 1 stored
         "0.005",
         "-",
         "1.00x",
@@ -114,6 +113,13 @@ def test_summary_of_a_stored_run(capsys):
     ]
 
 
+def test_summary_of_a_stored_schema_2_run_shows_both_scenarios(capsys):
+    assert cli.main(["summary", str(GOLDEN_V2)]) == 0
+    out = capsys.readouterr().out
+    assert "fixed shapes" in out and "a stream of varying sequence lengths" in out
+    assert "not-applicable" in out
+
+
 def test_parent_commands_never_import_a_framework(tmp_path):
     code = (
         "import sys\n"
@@ -121,10 +127,11 @@ def test_parent_commands_never_import_a_framework(tmp_path):
         "assert cli.main(['list']) == 0\n"
         "assert cli.main(['env']) == 0\n"
         f"assert cli.main(['summary', {str(GOLDEN)!r}]) == 0\n"
-        "from bench.cells import expand\n"
+        "from bench import scenarios\n"
         "from bench.runner import Runner\n"
-        "expand(('mlp', 'cnn'), ('torch-eager', 'jax-jit', 'tf-xla'), ('infer', 'train'),\n"
-        "       'cpu', 'quick')\n"
+        "from bench.scenarios.base import MatrixRequest\n"
+        "scenarios.get('fixed').expand(MatrixRequest(('mlp', 'cnn'),\n"
+        "    ('torch-eager', 'jax-jit', 'tf-xla'), ('infer', 'train'), 'cpu', 'quick'))\n"
         "names = ('torch', 'jax', 'jaxlib', 'tensorflow', 'optax')\n"
         "loaded = sorted(m for m in names if m in sys.modules)\n"
         "print('LOADED', loaded)\n"

@@ -5,7 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.results import load_run
+import pytest
+
+from bench import metrics
+from bench.record import Status
+from bench.store import load_run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 COMMAND = [
     sys.executable,
@@ -33,19 +39,20 @@ def test_run_prints_the_run_directory_last_and_resume_finishes_a_cut_run(tmp_pat
     assert "median ms" in done.stdout  # the summary table
 
     run = load_run(run_dir)
-    assert [c["backend"] for c in run.cells] == ["torch-eager", "jax-jit", "tf-graph"]
-    for cell in run.cells:
-        assert cell["status"] == "ok", cell
-        assert cell["parity_max_rel_err"] < 1e-5
-        assert cell["latency_ms"]["n"] >= 10 and len(cell["samples_ms"]) == cell["latency_ms"]["n"]
-        assert cell["throughput_per_s"] > 0 and cell["first_call_s"] > 0
-        assert cell["peak_host_rss_bytes"] > 50 * 2**20
-        assert cell["framework_version"]
-    eager, jit, graph = run.cells
-    assert eager["warm_start"].startswith("no persistent compile cache")
-    assert jit["first_call_warm_s"] > 0 and "JAX persistent" in jit["warm_start"]
-    assert jit["break_even_note"] == "no jax-eager cell in this run"
-    assert graph["first_call_warm_s"] is None  # tf.function keeps no cache between processes
+    assert [r.cell.backend for r in run.results] == ["torch-eager", "jax-jit", "tf-graph"]
+    for r in run.results:
+        assert r.status is Status.OK, r
+        assert r.parity.parity_max_rel_err < 1e-5
+        assert len(r.steady.samples_ms) >= 10
+        assert metrics.throughput_per_s(r) > 0 and r.first_call.first_call_s > 0
+        assert r.memory.peak_host_rss_bytes > 50 * 2**20
+        assert r.setup.framework_version and r.setup.packages
+        assert (run_dir / r.process.log).is_file()
+    eager, jit, graph = run.results
+    assert eager.warm.warm_start.startswith("no persistent compile cache")
+    assert jit.warm.first_call_warm_s > 0 and "JAX persistent" in jit.warm.warm_start
+    assert metrics.break_even(jit, None).kind is metrics.BreakEvenKind.NO_BASELINE
+    assert graph.warm.first_call_warm_s is None  # tf.function keeps no cache between processes
     assert run.meta["finished_utc"] and run.meta["interrupted"] is False
     assert run.meta["command"].endswith("--out-dir " + str(tmp_path))
     assert run.meta["environment"]["key_packages"]["numpy"]
@@ -61,13 +68,13 @@ def test_run_prints_the_run_directory_last_and_resume_finishes_a_cut_run(tmp_pat
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "2 cell(s)" in resumed.stderr
-    cells = load_run(run_dir).cells
-    assert [c["backend"] for c in cells] == ["torch-eager", "jax-jit", "tf-graph"]
-    assert json.loads(lines[0]) == cells[0]  # what was measured is never rewritten
-    assert all(c["status"] == "ok" for c in cells)
+    results = load_run(run_dir).results
+    assert [r.cell.backend for r in results] == ["torch-eager", "jax-jit", "tf-graph"]
+    assert json.loads(lines[0]) == results[0].to_json()  # what was measured is never rewritten
+    assert all(r.ok for r in results)
 
 
-def test_dynamic_scenario_from_the_command_line(tmp_path):
+def test_stream_scenario_from_the_command_line(tmp_path):
     done = subprocess.run(
         [
             sys.executable,
@@ -91,25 +98,25 @@ def test_dynamic_scenario_from_the_command_line(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     run_dir = Path(done.stdout.strip().splitlines()[-1])
-    assert run_dir.name.endswith("-cpu-dynamic")
-    assert "dynamic shapes" in done.stdout
+    assert run_dir.name.endswith("-cpu-stream")
+    assert "a stream of varying sequence lengths" in done.stdout
     run = load_run(run_dir)
-    assert run.meta["dynamic_shapes"]["streams"]["skewed"]["n_steps"] == 64
-    cells = {(c["backend"], c["strategy"]): c for c in run.cells}
+    assert run.meta["scenario_settings"]["streams"]["skewed"]["n_steps"] == 64
+    cells = {(r.cell.backend, r.cell.strategy): r for r in run.results}
     assert set(cells) == {
         (b, s) for b in ("torch-eager", "jax-jit") for s in ("exact", "dynamic", "bucket")
     }
     for backend in ("torch-eager", "jax-jit"):
-        assert cells[backend, "dynamic"]["status"] == "skipped"
-        assert cells[backend, "dynamic"]["error"].startswith("not applicable")
+        assert cells[backend, "dynamic"].status is Status.NOT_APPLICABLE
     exact, bucket = cells["jax-jit", "exact"], cells["jax-jit", "bucket"]
-    for cell in (exact, bucket, cells["torch-eager", "exact"], cells["torch-eager", "bucket"]):
-        assert cell["status"] == "ok", cell
-        assert cell["n_steps"] == 64 and len(cell["step_ms"]) == len(cell["steady_step_ms"]) == 64
-        assert cell["parity_max_rel_err"] < 1e-5 and len(cell["parity_steps"]) == 8
+    for r in (exact, bucket, cells["torch-eager", "exact"], cells["torch-eager", "bucket"]):
+        assert r.ok, r
+        p = r.passes
+        assert len(p.lengths) == len(p.step_ms) == len(p.steady_step_ms) == 64
+        assert r.parity.parity_max_rel_err < 1e-5 and len(p.parity_steps) == 8
     # jax.jit traces once per distinct shape it is fed; buckets bound that.
-    assert exact["compilations"] == exact["distinct_shapes"] > 5
-    assert bucket["compilations"] == bucket["distinct_shapes"] <= 5
-    assert exact["compilations_second_pass"] == 0 and exact["compile_s"] > 0
-    assert exact["padding_waste"] == 0 and 0 < bucket["padding_waste"] < 0.5
-    assert cells["torch-eager", "exact"]["compile_s"] is None
+    assert exact.passes.compilations == metrics.distinct_shapes(exact) > 5
+    assert bucket.passes.compilations == metrics.distinct_shapes(bucket) <= 5
+    assert exact.passes.compilations_second_pass == 0 and metrics.compile_s(exact) > 0
+    assert metrics.padding_waste(exact) == 0 and 0 < metrics.padding_waste(bucket) < 0.5
+    assert metrics.compile_s(cells["torch-eager", "exact"]) is None

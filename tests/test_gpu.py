@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench import backends, environment
-from bench.cells import backends_for_device
-from bench.results import load_run
+from bench.store import load_run
 
 pytestmark = [
     pytest.mark.gpu,
@@ -22,7 +21,7 @@ pytestmark = [
 def test_every_installed_backend_runs_on_cuda(tmp_path):
     names = [
         b
-        for b in backends_for_device("cuda")
+        for b in backends.for_device("cuda")
         if backends.not_installed_reason(backends.get(b).framework) is None
     ]
     done = subprocess.run(
@@ -46,8 +45,8 @@ def test_every_installed_backend_runs_on_cuda(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     run = load_run(Path(done.stdout.strip().splitlines()[-1]))
-    assert len(run.cells) == len(names) * 2 * 2
-    for cell in run.cells:
-        assert cell["status"] == "ok", (cell["backend"], cell["error"], cell.get("output_tail"))
-        assert cell["peak_device_bytes"] > 0 and cell["device_memory_counter"]
+    assert len(run.results) == len(names) * 2 * 2
+    for r in run.results:
+        assert r.ok, (r.cell.backend, r.error, r.process.output_tail)
+        assert r.memory.peak_device_bytes > 0 and r.memory.device_memory_counter
     assert run.meta["environment"]["gpus"]

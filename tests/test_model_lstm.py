@@ -9,11 +9,12 @@ sequence length, one Adam step with two layers under every backend, and the torc
 import numpy as np
 import pytest
 
-from bench.stats import max_rel_err
+from bench.parity import max_rel_err
 from models.lstm import reference, spec
+from tests.conftest import eager_backends, quick_cpu_backends
 
-ALL = ("torch-eager", "torchscript", "jax-eager", "jax-jit", "tf-eager", "tf-graph", "tf-xla")
-EAGER = ("torch-eager", "jax-eager", "tf-eager")
+ALL = quick_cpu_backends()
+EAGER = tuple(eager_backends().values())
 # Two layers, embed != hidden (a transposed weight cannot slip through by shape).
 TINY = spec.Config(vocab=50, embed=6, hidden=5, layers=2, seq_len=7, classes=3)
 
@@ -156,7 +157,7 @@ def torch_two_layer_step():
 
 
 # jax-eager runs jax-jit's code op by op (14 s here, each op compiled on first use): left out.
-@pytest.mark.parametrize("backend", [b for b in ALL[1:] if b != "jax-eager"])
+@pytest.mark.parametrize("backend", [b for b in ALL if b not in ("torch-eager", "jax-eager")])
 def test_two_layer_adam_step_agrees_with_torch(backend_class, torch_two_layer_step, backend):
     """The generic train test has one layer: here the second layer's backward (the TensorArray
     of every step's h in TF, the scan's stacked outputs in JAX) runs under each backend."""
@@ -168,6 +169,7 @@ def test_two_layer_adam_step_agrees_with_torch(backend_class, torch_two_layer_st
         assert np.abs(value - ref_weights[name]).max() < 1e-5, name
 
 
+@pytest.mark.framework
 def test_torch_bias_mapping():
     import torch  # frameworks are imported lazily (harness-only test runs never pay for them)
 

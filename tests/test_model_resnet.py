@@ -10,6 +10,7 @@ against torchvision's published numbers, from shapes only.
 import numpy as np
 import pytest
 
+import models
 from models.common.reference import conv2d
 from models.resnet import reference, spec
 from models.resnet.spec import Config
@@ -25,7 +26,7 @@ TINY = {
     ),
 }
 BATCH = 4
-FRAMEWORKS = ("torch", "jax", "tf")
+FRAMEWORKS = models.FRAMEWORKS
 
 
 def rel_err(actual, expected) -> float:
@@ -66,6 +67,7 @@ def run(framework: str, cfg: Config, params, x: np.ndarray, train: bool):
     return logits, impl.export(cfg, model)
 
 
+@pytest.mark.framework
 @pytest.mark.parametrize("block", TINY)
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_each_mode_matches_reference_and_modes_differ(framework, block):
@@ -83,6 +85,7 @@ def test_each_mode_matches_reference_and_modes_differ(framework, block):
     assert rel_err(outs[True], outs[False]) > 0.1  # batch vs running statistics
 
 
+@pytest.mark.framework
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_running_stats_update_is_pytorchs(framework):
     cfg, params, x, _ = setup("basic")
@@ -113,6 +116,7 @@ def test_running_stats_update_is_pytorchs(framework):
             np.testing.assert_array_equal(value, params[name], err_msg=name)
 
 
+@pytest.mark.framework
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_infer_mode_leaves_running_stats_alone(framework):
     cfg, params, x, _ = setup("bottleneck")
@@ -169,6 +173,7 @@ def framework_grads(framework: str, cfg: Config, params, x, y) -> dict[str, np.n
     return spec.channels_first({n: np.asarray(g, dtype=np.float64) for n, g in grads.items()})
 
 
+@pytest.mark.framework
 @pytest.mark.parametrize("block", TINY)
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_train_gradients_match_float64(framework, block):
@@ -222,6 +227,7 @@ def test_flops_match_torchvisions_published_macs():
     assert spec.flops_per_step(quick, 16, "train") == 3 * spec.flops_per_step(quick, 16, "infer")
 
 
+@pytest.mark.framework
 def test_stride2_layers_output_shapes():
     import torch
 
@@ -262,6 +268,7 @@ def test_max_pool_pads_with_minus_infinity():
     np.testing.assert_array_equal(out, x[:, :, first][:, :, :, first])
 
 
+@pytest.mark.framework
 def test_torchscript_scripts_bottleneck():
     import torch
 

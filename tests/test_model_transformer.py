@@ -12,22 +12,15 @@ import numpy as np
 import pytest
 
 import models
-from bench.stats import max_rel_err
+from bench.parity import max_rel_err
 from models.transformer import reference, spec
 from models.transformer.spec import Config
+from tests.conftest import eager_backends, quick_cpu_backends
 
 QUICK = spec.PROFILES["quick"]
 SMALL = Config(vocab_size=61, block_size=16, seq_len=12, n_layers=2, n_heads=4, d_model=16)
-EAGER = {"torch": "torch-eager", "jax": "jax-eager", "tf": "tf-eager"}
-ALL_BACKENDS = (
-    "torch-eager",
-    "torchscript",
-    "jax-eager",
-    "jax-jit",
-    "tf-eager",
-    "tf-graph",
-    "tf-xla",
-)
+EAGER = eager_backends()
+ALL_BACKENDS = quick_cpu_backends()
 
 
 def tokens(cfg: Config, batch: int, length: int, seed: int, low: int = 0) -> np.ndarray:
@@ -217,6 +210,7 @@ def test_export_has_no_separate_head(backend_class, backend):
     assert b.export_params().keys() == params.keys()
 
 
+@pytest.mark.framework
 def test_torch_holds_the_tied_weight_once():
     import torch
 

@@ -16,6 +16,8 @@ import pytest
 from tests.report_browser import INSTALL_HINT, find_chromium, load_page
 from tests.report_fixtures import rendered_report  # noqa: F401 (a fixture)
 
+pytestmark = pytest.mark.browser
+
 
 def test_report_renders_every_figure_without_errors(rendered_report, tmp_path):  # noqa: F811
     binary = find_chromium()

@@ -33,6 +33,8 @@ def test_report_writes_the_file_and_prints_its_path(rendered_report):  # noqa: F
         (["report", str(CPU_RUN), "-o", "/nonexistent/dir/r.html"], "does not exist"),
         (["report", str(CPU_RUN), "-o", "/tmp"], "is a directory"),
         (["report", str(CPU_RUN), str(CPU_RUN)], "the same run was given twice"),
+        (["report", str(CPU_RUN), "-o", str(CPU_RUN / "cells.jsonl")], "a run's own data"),
+        (["report", str(CPU_RUN), "-o", str(CPU_RUN / "run.json")], "a run's own data"),
         (["report", "--newest-in", "/nonexistent"], "no such directory"),
     ],
 )
@@ -41,9 +43,9 @@ def test_bad_input(capsys, argv, expected):
 
 
 def test_unknown_schema_version(capsys, tmp_path):
-    run = copy_with_schema_version(CPU_RUN, tmp_path, 2)
+    run = copy_with_schema_version(CPU_RUN, tmp_path, 3)
     line = error_of(capsys, "report", str(run), "-o", str(tmp_path / "r.html"))
-    assert "schema_version 2 is not supported" in line
+    assert "schema_version 3 is not supported" in line
 
 
 def test_no_runs_says_to_run_the_benchmark_first(capsys, tmp_path):
@@ -56,4 +58,4 @@ def test_a_run_without_cells(capsys, tmp_path):
     run.mkdir()
     shutil.copy(CPU_RUN / "run.json", run / "run.json")
     line = error_of(capsys, "report", str(run), "-o", str(tmp_path / "r.html"))
-    assert "no fixed-shape cell to report" in line
+    assert "nothing to report: 20260102-000000-cpu has no finished cell yet" in line

@@ -9,8 +9,9 @@ import pytest
 from bench import backends
 from bench.cells import Cell
 from bench.profiles import settings_for
-from bench.results import read_cells
+from bench.record import Status
 from bench.runner import Runner
+from bench.store import read_results
 
 FAKE_WORKER = [sys.executable, str(Path(__file__).with_name("fake_worker.py"))]
 CELL = Cell("mlp", "torch-eager", "infer", "cpu", 2, "quick")
@@ -32,54 +33,74 @@ def frameworks_installed(monkeypatch):
 def run_one(tmp_path, monkeypatch, behaviour, **kw):
     monkeypatch.setenv("FAKE_WORKER", behaviour)
     runner = make_runner(tmp_path, **kw)
-    [record] = runner.run([CELL])
-    assert read_cells(runner.run_dir / "cells.jsonl") == [record]
-    return record
+    [result] = runner.run([CELL])
+    assert read_results(runner.run_dir / "cells.jsonl") == ([result], [])
+    return result
 
 
 def test_ok_worker_result_is_appended(tmp_path, monkeypatch):
-    record = run_one(tmp_path, monkeypatch, "ok")
-    assert record["status"] == "ok"
-    assert record["latency_ms"]["median"] == 1.5
-    assert record["worker_exit_code"] == 0
-    assert record["wall_s"] > 0
-    assert "output_tail" not in record
+    result = run_one(tmp_path, monkeypatch, "ok")
+    assert result.status is Status.OK
+    assert result.steady.samples_ms == [1.0, 2.0]
+    assert result.process.worker_exit_code == 0
+    assert result.process.wall_s > 0
+    assert result.process.output_tail == []
+    assert result.process.log == "logs/000-mlp-torch-eager-infer-b2.log"
+    assert (tmp_path / "run" / result.process.log).is_file()
 
 
 def test_crash_keeps_the_last_lines_of_stderr(tmp_path, monkeypatch):
-    record = run_one(tmp_path, monkeypatch, "crash")
-    assert record["status"] == "failed"
-    assert record["error"] == "worker exited with code 3: RuntimeError: boom in the kernel"
-    assert record["output_tail"][-2:] == ["loading the model", "RuntimeError: boom in the kernel"]
+    result = run_one(tmp_path, monkeypatch, "crash")
+    assert result.status is Status.FAILED
+    assert result.error == "worker exited with code 3: RuntimeError: boom in the kernel"
+    tail = result.process.output_tail[-2:]
+    assert tail == ["loading the model", "RuntimeError: boom in the kernel"]
 
 
 def test_segfault_is_failed_with_the_signal(tmp_path, monkeypatch):
-    record = run_one(tmp_path, monkeypatch, "segv")
-    assert record["status"] == "failed"
-    assert record["error"].startswith("worker died of SIGSEGV")
+    result = run_one(tmp_path, monkeypatch, "segv")
+    assert result.status is Status.FAILED
+    assert result.error.startswith("worker died of SIGSEGV")
 
 
-def test_sigkill_is_reported_as_oom(tmp_path, monkeypatch):
-    record = run_one(tmp_path, monkeypatch, "killed")
-    assert record["status"] == "oom"
-    assert "SIGKILL" in record["error"]
+def test_sigkill_is_oom_only_when_the_oom_killer_sent_it(tmp_path, monkeypatch):
+    # Nothing here runs out of memory: the kernel's OOM counters stay where they were.
+    result = run_one(tmp_path, monkeypatch, "killed")
+    assert result.status is Status.FAILED
+    assert result.error.startswith("worker killed by SIGKILL (not by the out-of-memory killer")
+
+
+def test_sigkill_with_a_moving_oom_counter_is_oom(tmp_path, monkeypatch):
+    from bench import cell_task
+
+    calls = iter(range(1000))  # every read finds one more kill: the killer was at work
+    monkeypatch.setattr(cell_task, "oom_kills", lambda: (next(calls), None))
+    result = run_one(tmp_path, monkeypatch, "killed")
+    assert result.status is Status.OOM
+    assert "out-of-memory killer" in result.error
 
 
 def test_worker_without_result_is_failed(tmp_path, monkeypatch):
-    record = run_one(tmp_path, monkeypatch, "silent")
-    assert record["status"] == "failed"
-    assert "without writing a result" in record["error"]
+    result = run_one(tmp_path, monkeypatch, "silent")
+    assert result.status is Status.FAILED
+    assert "without writing a result" in result.error
+
+
+def test_an_unreadable_worker_result_is_a_failure_not_a_crash(tmp_path, monkeypatch):
+    result = run_one(tmp_path, monkeypatch, "garbage")
+    assert result.status is Status.FAILED
+    assert "unreadable result" in result.error and "samples_ms" in result.error
 
 
 def test_timeout_kills_the_process_group_and_keeps_what_was_measured(tmp_path, monkeypatch):
     pidfile = tmp_path / "grandchild.pid"
     monkeypatch.setenv("FAKE_WORKER_PIDFILE", str(pidfile))
     start = time.monotonic()
-    record = run_one(tmp_path, monkeypatch, "hang", timeout_s=3.0)
+    result = run_one(tmp_path, monkeypatch, "hang", timeout_s=3.0)
     assert time.monotonic() - start < 30
-    assert record["status"] == "timeout"
-    assert "3 s timeout" in record["error"]
-    assert record["first_call_s"] == 1.5
+    assert result.status is Status.TIMEOUT
+    assert "3 s timeout" in result.error
+    assert result.first_call.first_call_s == 1.5
     grandchild = int(pidfile.read_text())
     deadline = time.monotonic() + 5
     while is_running(grandchild) and time.monotonic() < deadline:
@@ -105,9 +126,9 @@ def test_missing_framework_is_skipped_without_a_worker(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("FAKE_WORKER", "crash")  # would fail if it were started
     runner = make_runner(tmp_path)
-    [record] = runner.run([CELL])
-    assert record["status"] == "skipped"
-    assert "torch not installed" in record["error"]
+    [result] = runner.run([CELL])
+    assert result.status is Status.SKIPPED
+    assert "torch not installed" in result.error
 
 
 def test_failure_does_not_stop_the_run_and_resume_runs_only_the_rest(tmp_path, monkeypatch):
@@ -115,8 +136,8 @@ def test_failure_does_not_stop_the_run_and_resume_runs_only_the_rest(tmp_path, m
     runner = make_runner(tmp_path)
     other = Cell("mlp", "jax-jit", "infer", "cpu", 2, "quick")
     third = Cell("cnn", "tf-graph", "train", "cpu", 2, "quick")
-    records = runner.run([CELL, other])
-    assert [r["status"] for r in records] == ["failed", "failed"]
+    results = runner.run([CELL, other])
+    assert [r.status for r in results] == [Status.FAILED, Status.FAILED]
     assert runner.pending([CELL, other, third]) == [third]
 
 
@@ -129,7 +150,7 @@ def test_backend_with_a_persistent_cache_gets_a_warm_start_from_the_same_cache(
     runner = make_runner(tmp_path)
     eager = Cell("mlp", "jax-eager", "infer", "cpu", 2, "quick")
     jit = Cell("mlp", "jax-jit", "infer", "cpu", 2, "quick")
-    eager_record, jit_record = runner.run([eager, jit])
+    eager_result, jit_result = runner.run([eager, jit])
 
     eager_cold, jit_cold, jit_warm = (line.split() for line in log.read_text().splitlines())
     # No warm worker for an eager backend, and no persistent cache at all: for op-by-op
@@ -138,13 +159,11 @@ def test_backend_with_a_persistent_cache_gets_a_warm_start_from_the_same_cache(
     assert (jit_cold[0], jit_warm[0]) == ("cold", "warm")
     assert jit_cold[1] == jit_warm[1] and jit_cold[1].endswith("/jax")  # the same cache
 
-    assert eager_record["warm_start"].startswith("no persistent compile cache")
-    assert eager_record["first_call_warm_s"] is None
-    assert jit_record["first_call_s"] == 0.5 and jit_record["first_call_warm_s"] == 0.25
-    assert "JAX persistent compilation cache" in jit_record["warm_start"]
-    # The stand-in's steps are as fast as eager's, so the jit cell never pays back.
-    assert jit_record["break_even_steps"] is None
-    assert jit_record["break_even_note"].startswith("never")
+    assert eager_result.warm.warm_start.startswith("no persistent compile cache")
+    assert eager_result.warm.first_call_warm_s is None
+    assert jit_result.first_call.first_call_s == 0.5
+    assert jit_result.warm.first_call_warm_s == 0.25 and jit_result.warm.build_warm_s == 0.05
+    assert "JAX persistent compilation cache" in jit_result.warm.warm_start
 
 
 def test_every_cell_starts_from_an_empty_cache(tmp_path, monkeypatch):
@@ -162,5 +181,5 @@ def test_expected_output_is_computed_once_per_block(tmp_path, monkeypatch):
     runner = make_runner(tmp_path)
     runner.run([CELL, Cell("mlp", "jax-jit", "infer", "cpu", 2, "quick")])
     assert [p.name for p in (runner.run_dir / "expected").iterdir()] == [
-        "mlp-quick-b2-infer-seed0.npy"
+        "mlp-quick-b2-infer-seed0.npz"
     ]

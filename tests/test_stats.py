@@ -3,35 +3,33 @@ import math
 import numpy as np
 import pytest
 
-from bench.stats import is_noisy, max_rel_err, speedup, summarize
+from bench.parity import check, max_rel_err
+from bench.record import Status
+from bench.stats import bootstrap_ratio_ci, summarize
 
 
 def test_summarize_known_samples():
     s = summarize([1.0, 2.0, 3.0, 4.0, 5.0])
-    assert s["median"] == 3.0
-    assert s["mean"] == 3.0
-    assert s["min"] == 1.0 and s["max"] == 5.0
-    assert s["stdev"] == pytest.approx(math.sqrt(2.5))
-    assert s["iqr"] == pytest.approx(2.0)  # p75 4 - p25 2 (linear interpolation)
-    assert s["p10"] == pytest.approx(1.4)
-    assert s["p90"] == pytest.approx(4.6)
-    assert s["p99"] == pytest.approx(4.96)
-    assert s["n"] == 5
+    assert s.median == 3.0
+    assert s.mean == 3.0
+    assert s.min == 1.0 and s.max == 5.0
+    assert s.stdev == pytest.approx(math.sqrt(2.5))
+    assert s.iqr == pytest.approx(2.0)  # p75 4 - p25 2 (linear interpolation)
+    assert s.p10 == pytest.approx(1.4)
+    assert s.p90 == pytest.approx(4.6)
+    assert s.p99 == pytest.approx(4.96)
+    assert s.n == 5
+    assert s.iqr_ratio == pytest.approx(2 / 3)
 
 
 def test_summarize_single_sample_has_zero_spread():
     s = summarize([7.0])
-    assert s["stdev"] == 0.0 and s["iqr"] == 0.0 and s["median"] == 7.0
+    assert s.stdev == 0.0 and s.iqr == 0.0 and s.median == 7.0
 
 
 def test_summarize_refuses_empty():
     with pytest.raises(ValueError, match="at least one sample"):
         summarize([])
-
-
-def test_noisy_flag_uses_iqr_over_median():
-    assert not is_noisy(summarize([10.0, 10.1, 10.2, 10.3, 10.4]))
-    assert is_noisy(summarize([10.0, 10.0, 14.0, 14.0, 14.0, 10.0]))
 
 
 def test_max_rel_err_is_normwise():
@@ -50,7 +48,26 @@ def test_max_rel_err_shape_mismatch():
         max_rel_err(np.zeros(3), np.zeros(4))
 
 
-def test_speedup():
-    assert speedup(10.0, 5.0) == 2.0
-    assert speedup(10.0, 20.0) == 0.5  # a slowdown stays a slowdown
-    assert speedup(None, 5.0) is None
+def test_parity_check_records_the_worst_error_and_a_mismatch_beyond_tolerance():
+    parity, verdict = check([1e-6, 5e-7], 1e-3, "loss")
+    assert parity.parity_max_rel_err == 1e-6 and verdict is None
+    parity, verdict = check([1e-6, 2e-3], 1e-3, "loss")
+    assert verdict.status is Status.MISMATCH and "the loss is off by 0.002" in verdict.error
+
+
+def test_bootstrap_is_seeded_and_brackets_the_ratio():
+    rng = np.random.default_rng(1)
+    a = 10 * (1 + 0.02 * rng.standard_normal(50))
+    b = 13 * (1 + 0.02 * rng.standard_normal(50))
+    ratio, low, high = bootstrap_ratio_ci(a, b)
+    assert ratio == pytest.approx(np.median(b) / np.median(a))
+    assert 1.25 < low < ratio < high < 1.35
+    assert bootstrap_ratio_ci(a, b) == (ratio, low, high)  # same seed, same interval
+    assert bootstrap_ratio_ci(a, b, seed=1) != (ratio, low, high)
+
+
+def test_bootstrap_refuses_empty_and_non_finite_samples():
+    with pytest.raises(ValueError, match="at least one sample"):
+        bootstrap_ratio_ci([], [1.0])
+    with pytest.raises(ValueError, match="finite"):
+        bootstrap_ratio_ci([1.0, math.nan], [1.0])

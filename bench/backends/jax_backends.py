@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+import models
 from bench.backends.base import ADAM, Backend
 
 
@@ -80,7 +81,7 @@ class JaxBackend(Backend):
         impl = self.implementation(model, "jax")
         self.impl, self.cfg, self.mode = impl, cfg, mode
         self.device = jax.devices("cpu" if device == "cpu" else "gpu")[0]
-        self.prepare_input = getattr(impl, "prepare_input", lambda x: x)
+        self.prepare_input = models.prepare_input(impl)
         model_params, model_state = impl.build(cfg, params)
         self.params = jax.device_put(model_params, self.device)
         self.state = jax.device_put(model_state, self.device)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+import models
 from bench.backends.base import ADAM, Backend
 
 
@@ -105,7 +106,7 @@ class TfBackend(Backend):
         impl = self.implementation(model, "tf")
         self.impl, self.cfg, self.mode, self.strategy = impl, cfg, mode, strategy
         self.device_name = "/CPU:0" if device == "cpu" else "/GPU:0"
-        self.prepare_input = getattr(impl, "prepare_input", lambda x: x)
+        self.prepare_input = models.prepare_input(impl)
         with tf.device(self.device_name):
             self.model = impl.build(cfg, params)
             if mode == "infer":

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import models
 from bench.backends.base import ADAM, Backend
 
 
@@ -74,7 +75,7 @@ class TorchBackend(Backend):
         self.strategy = strategy
         self.cfg = cfg
         self.impl = impl
-        self.prepare_input = getattr(impl, "prepare_input", lambda x: x)
+        self.prepare_input = models.prepare_input(impl)
         self.module = impl.build(cfg, params).to(self.device)
         if mode == "infer":
             self.module.eval()

@@ -119,3 +119,11 @@ def channels_first(cfg: Config, params: dict[str, np.ndarray]) -> dict[str, np.n
         out[name] = np.ascontiguousarray(params[name].transpose(3, 2, 0, 1))
     out["fc1.weight"] = np.ascontiguousarray(_fc1_rows_hwc_to_chw(cfg, params["fc1.weight"]))
     return out
+
+
+# No non-trainable state, no sequence axis (the stream scenario does not apply).
+def buffers(cfg: Config) -> list[str]:
+    return []
+
+
+STREAM_MODES: tuple[str, ...] = ()

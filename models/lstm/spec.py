@@ -122,3 +122,8 @@ def flops_per_step(cfg: Config, batch_size: int, mode: str) -> int:
     per_step = sum(4 * cfg.hidden * (fan_in + cfg.hidden) for fan_in in cfg.layer_inputs())
     forward = 2 * batch_size * (cfg.seq_len * per_step + cfg.hidden * cfg.classes)
     return step_flops(forward, mode)
+
+
+# No non-trainable state.
+def buffers(cfg: Config) -> list[str]:
+    return []

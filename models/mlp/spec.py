@@ -56,3 +56,11 @@ def make_batch(cfg: Config, batch_size: int, seed: int) -> tuple[np.ndarray, np.
 def flops_per_step(cfg: Config, batch_size: int, mode: str) -> int:
     forward = sum(2 * batch_size * a * b for a, b in pairwise(cfg.widths))
     return step_flops(forward, mode)
+
+
+# No non-trainable state, no sequence axis (the stream scenario does not apply).
+def buffers(cfg: Config) -> list[str]:
+    return []
+
+
+STREAM_MODES: tuple[str, ...] = ()

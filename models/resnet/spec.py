@@ -222,3 +222,7 @@ def channels_first(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         name: np.ascontiguousarray(v.transpose(3, 2, 0, 1)) if v.ndim == 4 else v
         for name, v in params.items()
     }
+
+
+# No sequence axis: the stream scenario does not apply.
+STREAM_MODES: tuple[str, ...] = ()

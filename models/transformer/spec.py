@@ -203,3 +203,8 @@ def forward_flops(cfg: Config, batch_size: int, seq_len: int) -> int:
 
 def flops_per_step(cfg: Config, batch_size: int, mode: str) -> int:
     return step_flops(forward_flops(cfg, batch_size, cfg.seq_len), mode)
+
+
+# No non-trainable state.
+def buffers(cfg: Config) -> list[str]:
+    return []

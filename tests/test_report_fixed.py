@@ -1,4 +1,5 @@
-"""The report's data: the tidy frame of cells, break-even, geometric means, formatting."""
+"""The report's fixed-shape data: the tidy frame of cells, break-even, geometric means,
+formatting; every number must be bench.metrics' own."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ import shutil
 import pandas as pd
 import pytest
 
-from bench.results import load_run
-from bench.summary import eager_medians, speedup_vs_eager
-from report import cite, discover, fmt, frame, plots
-from report.html import to_svg
+from bench import metrics
+from bench.store import load_run
+from report import discover, fmt, plots
+from report.figures import to_svg
+from report.sections import fixed
 from tests.report_fixtures import CPU_RUN, CUDA_RUN, RUN_B
 
 
 @pytest.fixture(scope="module")
 def cells() -> pd.DataFrame:
-    return frame.cells_frame([load_run(CPU_RUN), load_run(CUDA_RUN)])
+    return fixed.cells_frame([load_run(CPU_RUN), load_run(CUDA_RUN)])
 
 
 def one(cells, **where):
@@ -38,13 +40,14 @@ def test_one_row_per_cell_in_registry_and_run_order(cells):
     assert set(cells["source"]) == {"cpu", "cuda"}
 
 
-def test_speedup_vs_eager_is_the_summarys(cells):
+def test_speedup_vs_eager_is_bench_metrics_own(cells):
     run = load_run(CPU_RUN)
-    baselines = eager_medians(run.cells)
-    for record in run.cells:
-        row = one(cells, device="cpu", model=record["model"], mode=record["mode"],
-                  batch_size=record["batch_size"], backend=record["backend"])  # fmt: skip
-        expected = speedup_vs_eager(record, baselines)
+    baselines = metrics.Baselines(run.results)
+    for r in run.results:
+        c = r.cell
+        row = one(cells, device="cpu", model=c.model, mode=c.mode, batch_size=c.batch_size,
+                  backend=c.backend)  # fmt: skip
+        expected = metrics.speedup_vs_eager(r, baselines)
         assert (math.isnan(row["vs_eager"]) and expected is None) or row["vs_eager"] == expected
 
 
@@ -71,7 +74,7 @@ def test_achieved_flops_and_noisy_flag(cells):
 
 
 def test_break_even_frame_pairs_static_with_own_eager(cells):
-    pairs = frame.break_even_frame(cells)
+    pairs = fixed.break_even_frame(cells)
     keyed = {(r.model, r.mode, r.batch_size, r.source, r.backend): r for r in pairs.itertuples()}
     # Static cells that are ok and have an ok eager cell: 11 (not cnn jax-jit, cnn tf-xla,
     # mlp train tf-xla).
@@ -88,10 +91,7 @@ def test_break_even_frame_pairs_static_with_own_eager(cells):
 
 
 def test_geomean_keeps_slowdowns_and_counts(cells):
-    assert frame.geomean(pd.Series([2.0, 0.5])) == pytest.approx(1.0)
-    assert frame.geomean(pd.Series([0.5, 0.25])) == pytest.approx(math.sqrt(0.125))
-    assert math.isnan(frame.geomean(pd.Series([math.nan])))
-    geo = frame.geomean_frame(cells)
+    geo = fixed.geomean_frame(cells)
     g = geo[(geo["panel"] == "infer · cpu") & (geo["backend"] == "jax-jit")].iloc[0]
     assert (g["vs_eager_covered"], g["ok"], g["total"]) == (2, 2, 3)
     slow = geo[(geo["panel"] == "train · cpu") & (geo["backend"] == "jax-eager")].iloc[0]
@@ -100,7 +100,7 @@ def test_geomean_keeps_slowdowns_and_counts(cells):
 
 
 def test_two_runs_on_one_device_keep_their_own_baselines():
-    both = frame.cells_frame([load_run(CPU_RUN), load_run(RUN_B)])
+    both = fixed.cells_frame([load_run(CPU_RUN), load_run(RUN_B)])
     assert set(both["source"]) == {"cpu · 20260102-000000-cpu", "cpu · 20260104-000000-cpu"}
     slow = one(both, run_id="20260104-000000-cpu", model="mlp", mode="infer", batch_size=128,
                backend="torch-eager")  # fmt: skip
@@ -108,7 +108,7 @@ def test_two_runs_on_one_device_keep_their_own_baselines():
 
 
 def test_samples_frame_has_every_raw_sample_of_ok_cells(cells):
-    samples = frame.samples_frame(cells)
+    samples = fixed.samples_frame(cells)
     assert len(samples) == int(cells.loc[cells["status"] == "ok", "n"].sum())
 
 
@@ -166,24 +166,21 @@ def test_newest_run_of_each_device(tmp_path):
     assert any("e-future" in n and "schema_version 9" in n for n in notes)
 
 
-def test_dynamic_shape_cells_are_left_to_their_own_section(tmp_path):
-    """Issue 5's cells (a stream of shapes, no per-step samples) must not break the frame."""
-    from bench.compare import compare_runs
-
+def test_stream_cells_are_left_to_their_own_section(tmp_path):
+    """A stream cell must not break the fixed-shape frame."""
     run = tmp_path / "run"
     shutil.copytree(CPU_RUN, run)
     record = json.loads((run / "cells.jsonl").read_text().splitlines()[0])
-    record.update(scenario="dynamic", strategy="bucket", stream="uniform", samples_ms=[],
-                  latency_ms=None, total_s=1.5)  # fmt: skip
+    record.update(scenario="dynamic", model="lstm", strategy="bucket", stream="uniform",
+                  samples_ms=[], latency_ms=None, total_s=1.5)  # fmt: skip
     with open(run / "cells.jsonl", "a") as f:
         f.write(json.dumps(record) + "\n")
     loaded = load_run(run)
-    assert len(frame.cells_frame([loaded])) == 24  # the fixed cells only
-    result = compare_runs(loaded, loaded)
-    assert result.not_compared == ["mlp torch-eager infer cpu b32 (dynamic bucket uniform)"]
+    assert len(fixed.cells_frame([loaded])) == 24  # the fixed cells only
 
 
 def test_break_even_citation_says_why_it_never_pays_back():
+    within = metrics.BreakEven(metrics.BreakEvenKind.WITHIN_NOISE, None, 0.984, 0.969, 1.001)
     pair = pd.Series(
         {
             "model": "lstm",
@@ -192,9 +189,10 @@ def test_break_even_citation_says_why_it_never_pays_back():
             "device": "cpu",
             "backend": "torchscript",
             "eager_backend": "torch-eager",
+            "break_even": within,
             "break_even_steps": math.inf,
-            "break_even_note": "never: per-step gain within the noise: static/eager median "
-            "0.984, 95% CI 0.969-1.001",
+            "break_even_warm": metrics.BreakEven(metrics.BreakEvenKind.NOT_MEASURED),
+            "break_even_warm_steps": math.nan,
             "static_first_s": 0.978,
             "eager_first_s": 0.901,
             "static_median_ms": 23.1,
@@ -203,7 +201,7 @@ def test_break_even_citation_says_why_it_never_pays_back():
             "commit": "abc1234",
         }
     )
-    assert cite.break_even(pair) == (
+    assert fixed.cite_break_even(pair) == (
         "lstm train b32 cpu torchscript vs torch-eager: never breaks even, per-step gain "
         "within the noise: static/eager median 0.984, 95% CI 0.969-1.001; first result "
         "0.978 s vs 0.901 s, median 23.1 ms vs 23.5 ms; run r1 @ abc1234"

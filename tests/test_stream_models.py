@@ -1,4 +1,4 @@
-"""The dynamic-shape scenario on the real models and frameworks.
+"""The stream scenario on the real models and frameworks.
 
 Padding with a length mask must give the reference's outputs on the unpadded batch, in
 every backend; compilation counts come from the frameworks' own counters.
@@ -9,15 +9,16 @@ import dataclasses
 import numpy as np
 import pytest
 
+from bench import scenarios
 from bench.cells import Cell
-from bench.expected import compute_stream, reference_output, stream_inputs
-from bench.profiles import settings_for
-from bench.stats import max_rel_err
+from bench.parity import max_rel_err
+from bench.scenarios.fixed import reference_output
+from bench.scenarios.stream import fed_batches, stream_inputs
 from bench.streams import pad_right
-from bench.worker import stream_batches
+from tests.conftest import backend_params
 
-SEQUENCE_MODELS = ("lstm", "transformer")
-BACKENDS = ("torch-eager", "torchscript", "jax-eager", "jax-jit", "tf-eager", "tf-graph", "tf-xla")
+STREAM = scenarios.get("stream")
+SEQUENCE_MODELS = STREAM.models()
 
 
 def padded_batch(model, length, padded, batch_size=2):
@@ -33,7 +34,7 @@ def padded_batch(model, length, padded, batch_size=2):
 
 
 @pytest.mark.parametrize("model", SEQUENCE_MODELS)
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backend_params("cpu"))
 def test_padding_leaves_the_unpadded_outputs_unchanged(backend_class, model, backend):
     cfg, params, batch, fed = padded_batch(model, length=13, padded=32)
     b = backend_class(backend)()
@@ -91,8 +92,7 @@ def test_tf_reduce_retracing_stops_retracing_per_shape(backend_class):
     assert counts == {"exact": 4, "dynamic": 2}  # the first shape, then one generic trace
 
 
-def test_stream_batches_feed_what_the_strategy_says():
-    settings = settings_for("quick")
+def test_fed_batches_are_what_the_strategy_says():
     exact = Cell(
         "transformer",
         "jax-jit",
@@ -100,13 +100,13 @@ def test_stream_batches_feed_what_the_strategy_says():
         "cpu",
         2,
         "quick",
-        scenario="dynamic",
+        scenario="stream",
         strategy="exact",
         stream="uniform",
     )
     bucket = dataclasses.replace(exact, strategy="bucket")
-    _, _, fed_exact, lengths, fed_lengths = stream_batches(exact, settings)
-    _, _, fed_bucket, _, bucket_lengths = stream_batches(bucket, settings)
+    _, _, fed_exact, lengths, fed_lengths = fed_batches(exact, seed=0)
+    _, _, fed_bucket, _, bucket_lengths = fed_batches(bucket, seed=0)
     assert list(fed_lengths) == list(lengths)
     assert set(bucket_lengths) <= {16, 32, 64, 128, 256}
     for (x, y, n), (xb, yb, nb), length in zip(fed_exact, fed_bucket, lengths, strict=True):
@@ -117,6 +117,8 @@ def test_stream_batches_feed_what_the_strategy_says():
 
 
 def test_expected_stream_outputs_are_for_the_checked_steps():
-    out = compute_stream("lstm", "quick", 2, "infer", "skewed", seed=0)
+    cell = Cell("lstm", "jax-jit", "infer", "cpu", 2, "quick", scenario="stream",
+                strategy="exact", stream="skewed")  # fmt: skip
+    out = STREAM.reference(cell, seed=0)
     assert sorted(int(k[4:]) for k in out) == [0, 9, 18, 27, 36, 45, 54, 63]
     assert out["step0"].shape == (2, 10)

@@ -1,0 +1,165 @@
+"""The command line: ``python -m bench {list,env,run,resume,summary,report,compare}``.
+
+The only place that exits the process. A ``UsageError`` (bad input, an unusable path,
+a results file that cannot be read) is printed as one line naming what was expected,
+with exit status 2; anything else is a bug and shows its traceback. Nothing here
+imports a framework.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from rich.console import Console
+
+from bench import compare, scenarios
+from bench.cells import DEVICES
+from bench.cli import args as check
+from bench.cli import pages, run, show
+from bench.errors import UsageError
+from bench.precision import PRECISIONS
+from bench.profiles import PROFILE_NAMES, available_cores
+from bench.terminal import plain
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m bench", description=(__doc__ or "").splitlines()[0])
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
+
+    listing = sub.add_parser(
+        "list", help="models, backends (and whether they can run here), devices, profiles"
+    )
+    listing.add_argument(
+        "--markdown", action="store_true", help="the README's tables of backends, models, FLOPs"
+    )
+    sub.add_parser("env", help="print what run.json records about this machine, as JSON")
+
+    r = sub.add_parser("run", help="run a matrix of cells, one fresh process each")
+    r.add_argument("--device", choices=DEVICES, default="cpu")
+    aliases = ", ".join(f"{a} (= {n})" for a, n in scenarios.ALIASES.items())
+    r.add_argument(
+        "--scenario",
+        default="fixed",
+        help=f"{', '.join(scenarios.names())} (default fixed; also accepted: {aliases})",
+    )
+    r.add_argument("--models", help="comma-separated, or 'all' (default: the scenario's models)")
+    r.add_argument("--backends", help="comma-separated, or 'all' (default: every one for --device)")
+    r.add_argument("--modes", help="infer, train, or 'all' (default: the scenario's modes)")
+    for scenario in scenarios.SCENARIOS.values():
+        for option, (valid, text) in scenario.options.items():
+            r.add_argument(
+                f"--{option}", help=f"--scenario {scenario.name}: {', '.join(valid)}; {text}"
+            )
+    r.add_argument("--batch-sizes", help="e.g. 1,8,64 (default: each model's size for the profile)")
+    r.add_argument(
+        "--precisions",
+        help=f"comma-separated from {', '.join(PRECISIONS)}, or 'all' (default float32)",
+    )
+    r.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
+    r.add_argument("--out-dir", type=Path, default=Path("results"))
+    r.add_argument(
+        "--timeout", type=check.seconds, help="seconds per cell (default: the profile's)"
+    )
+    r.add_argument(
+        "--threads",
+        type=check.bounded_int(1, available_cores()),
+        help=f"CPU threads for every framework (default: all {available_cores()} cores)",
+    )
+
+    resume = sub.add_parser(
+        "resume", help="run the cells of an interrupted run that have no result"
+    )
+    resume.add_argument("run_dir", type=Path)
+
+    summary = sub.add_parser("summary", help="print the summary table of a stored run")
+    summary.add_argument("run_dir", type=Path)
+    summary.add_argument("--markdown", action="store_true", help="as a Markdown table")
+
+    report = sub.add_parser(
+        "report", help="turn stored runs into one self-contained HTML file (figures, tables)"
+    )
+    report.add_argument("run_dirs", type=Path, nargs="*", metavar="RUN_DIR")
+    report.add_argument(
+        "-o", "--output", type=Path, default=Path("report.html"), help="default: report.html"
+    )
+    report.add_argument(
+        "--newest-in",
+        type=Path,
+        metavar="DIR",
+        help="report the newest run of each device under DIR (what `nox -s report` does)",
+    )
+
+    comp = sub.add_parser("compare", help="compare run B against run A, cell by cell")
+    comp.add_argument("run_a", type=Path, metavar="RUN_A")
+    comp.add_argument("run_b", type=Path, metavar="RUN_B")
+    comp.add_argument(
+        "--threshold",
+        type=check.fraction,
+        default=compare.DEFAULT_THRESHOLD,
+        help="smallest change that counts, e.g. 0.05 or 5%% (default 5%%)",
+    )
+    comp.add_argument(
+        "--resamples",
+        type=check.bounded_int(1, compare.MAX_RESAMPLES),
+        default=compare.DEFAULT_RESAMPLES,
+        help=f"bootstrap resamples (default {compare.DEFAULT_RESAMPLES})",
+    )
+    comp.add_argument(
+        "--seed", type=check.bounded_int(0, 2**32 - 1), default=0, help="bootstrap seed (default 0)"
+    )
+    comp.add_argument("--html", type=Path, metavar="FILE", help="also write the comparison page")
+    comp.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when a cell is slower beyond the threshold, stopped being ok or is missing "
+        "from B, or when nothing was compared (for CI)",
+    )
+    return parser
+
+
+def consoles() -> tuple[Console, Console]:
+    # Wide enough for the summary table when stdout is a file or a pipe (CI logs, notes).
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    # Messages on stderr are lines a script may read: never wrapped.
+    err = Console(
+        stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160
+    )
+    return out, err
+
+
+def main(argv: list[str] | None = None) -> int:
+    out, err = consoles()
+    try:
+        a = build_parser().parse_args(argv)
+        command = pages.command_line(argv)
+        if a.command == "list":
+            return show.cmd_list(a, out)
+        if a.command == "env":
+            return show.cmd_env()
+        if a.command == "run":
+            return run.cmd_run(a, out, err)
+        if a.command == "resume":
+            return run.cmd_resume(a, out, err)
+        if a.command == "summary":
+            return show.cmd_summary(a, out)
+        if a.command == "report":
+            return pages.cmd_report(a, err, command)
+        if a.command == "compare":
+            return pages.cmd_compare(a, out, err, command)
+        raise AssertionError(f"unhandled command {a.command!r}")
+    except UsageError as exc:
+        message = plain(" ".join(str(exc).split()))  # one line, nothing for the terminal
+        print(f"graphbench: error: {message}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,142 @@
+"""Command-line values, checked before any work: each refusal names the option and what
+it accepts, in one line (a UsageError)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+from bench.errors import UsageError
+from bench.store import CELLS_FILE, LOCK_FILE, RUN_FILE, TORN_FILE
+
+MAX_BATCH_SIZE = 1 << 20
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+MAX_NAME_BYTES = 255
+
+
+def bounded_int(low: int, high: int):
+    """An argparse type: an integer in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer from {low} to {high}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds, at most a week."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT_S):
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds above 0 and at most {MAX_TIMEOUT_S:.0f}, got {text!r}"
+        )
+    return value
+
+
+def fraction(text: str) -> float:
+    """A threshold: ``0.05`` or ``5%``, in [0, 1)."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            "expected a fraction from 0 to below 1 like 0.05, or a percentage like 5%, "
+            f"got {text!r}"
+        )
+    return value
+
+
+def names(option: str, text: str | None, valid: tuple[str, ...], default: str = "all"):
+    """``a,b`` or ``all`` -> the names, in the order given, refusing unknown or empty ones."""
+    text = default if text is None else text
+    if text.strip() == "all":
+        return valid
+    picked = tuple(part.strip() for part in text.split(","))
+    if not text.strip() or any(not p for p in picked):
+        raise UsageError(
+            f"{option}: empty name in {text!r}; expected 'all' or a comma-separated list of: "
+            f"{', '.join(valid)}"
+        )
+    unknown = [n for n in picked if n not in valid]
+    if unknown:
+        raise UsageError(
+            f"{option}: unknown {', '.join(map(repr, unknown))}; expected 'all' or a "
+            f"comma-separated list of: {', '.join(valid)}"
+        )
+    return tuple(dict.fromkeys(picked))
+
+
+def batch_sizes(text: str) -> tuple[int, ...]:
+    """``1,8,64``: positive integers up to MAX_BATCH_SIZE, duplicates dropped."""
+    sizes = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or not 1 <= int(part) <= MAX_BATCH_SIZE:
+            raise UsageError(
+                f"--batch-sizes: {part!r} is not an integer from 1 to {MAX_BATCH_SIZE}; "
+                "expected e.g. '1,8,64'"
+            )
+        sizes.append(int(part))
+    return tuple(dict.fromkeys(sizes))
+
+
+def _name_fits(path: Path, option: str) -> None:
+    for part in path.parts:
+        if len(os.fsencode(part)) > MAX_NAME_BYTES:
+            raise UsageError(
+                f"{option} {str(path)[:80]}...: a name longer than {MAX_NAME_BYTES} bytes"
+            )
+
+
+RUN_DATA = {RUN_FILE, CELLS_FILE, LOCK_FILE, TORN_FILE}
+RUN_DATA_DIRS = {"expected", "logs"}
+
+
+def output_file(option: str, path: Path) -> None:
+    """Refuse an output file before any work: a directory, a missing or read-only parent, or
+    a run directory's own data (run.json, cells.jsonl, its logs and reference outputs)."""
+    _name_fits(path, option)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory; expected a file name")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"{option} {path}: directory {parent} is not writable")
+    inside_run = (parent / RUN_FILE).is_file() and path.name in RUN_DATA
+    inside_data = parent.name in RUN_DATA_DIRS and (parent.parent / RUN_FILE).is_file()
+    if inside_run or inside_data:
+        raise UsageError(f"{option} {path}: that is a run's own data; choose another file name")
+
+
+def output_dir(option: str, path: Path) -> None:
+    """A directory for new runs: existing and writable, or creatable."""
+    _name_fits(path, option)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path}: exists and is not a directory")
+    if not path.exists():
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise UsageError(f"{option} {path}: directory {parent} does not exist")
+        try:
+            path.mkdir()
+        except OSError as exc:
+            raise UsageError(
+                f"{option} {path}: cannot be created ({exc.strerror or exc})"
+            ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: is not writable")

@@ -1,0 +1,240 @@
+"""``run`` and ``resume``: expand the matrix, run it, keep every finished cell.
+
+A run exits 0 once every cell has a recorded result, whatever their statuses. Ctrl-C,
+SIGTERM and SIGHUP keep the finished cells, mark run.json interrupted, exit 130 and
+say how to resume; a full disk stops the run with one line, keeping what was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import shlex
+import signal
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+import models
+from bench import backends, environment, metrics, scenarios, summary
+from bench.backends.base import ADAM, LOSS
+from bench.cells import MODES, Cell
+from bench.cli import args as check
+from bench.errors import UsageError
+from bench.precision import POLICY, PRECISIONS, TOLERANCE
+from bench.profiles import Settings, settings_for
+from bench.record import SCHEMA_VERSION, CellResult
+from bench.runner import Runner
+from bench.scenarios.base import MatrixRequest
+from bench.store import RUN_FILE, RunLock, load_run, matrix_of, new_run_dir, utc_now
+from bench.store import write_json_atomic as _write_json
+from bench.terminal import plain
+
+EXIT_INTERRUPTED = 130
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal: Ctrl-C (SIGINT), SIGTERM or SIGHUP."""
+
+
+def request_from(a: argparse.Namespace) -> tuple[str, MatrixRequest]:
+    """The validated matrix request of ``run``'s options: (scenario name, request)."""
+    scenario = scenarios.get(a.scenario)
+    if a.device == "cuda":
+        reason = environment.cuda_unavailable_reason()
+        if reason:
+            raise UsageError(
+                f"--device cuda: no CUDA device is visible ({reason}); valid here: cpu"
+            )
+    options = {}
+    for other in scenarios.SCENARIOS.values():
+        for option, (valid, _) in other.options.items():
+            text = getattr(a, option.replace("-", "_"))
+            if text is None:
+                continue
+            if other is not scenario:
+                raise UsageError(f"--{option} applies to --scenario {other.name} only")
+            options[option] = check.names(f"--{option}", text, valid)
+    model_names = (
+        None if a.models is None else check.names("--models", a.models, models.MODEL_NAMES)
+    )
+    if a.models is not None and a.models.strip() == "all":
+        model_names = scenario.models()
+    backend_names = (
+        backends.for_device(a.device)
+        if a.backends is None or a.backends.strip() == "all"
+        else check.names("--backends", a.backends, backends.names())
+    )
+    modes = None if a.modes is None else check.names("--modes", a.modes, MODES)
+    sizes = None if a.batch_sizes is None else check.batch_sizes(a.batch_sizes)
+    precisions = check.names("--precisions", a.precisions, PRECISIONS, default="float32")
+    request = MatrixRequest(
+        models=model_names,
+        backends=backend_names,
+        modes=modes,
+        device=a.device,
+        profile=a.profile,
+        batch_sizes=sizes,
+        precisions=precisions,
+        options=options,
+    )
+    return scenario.name, request
+
+
+def run_meta(run_id: str, settings: Settings, cells: list[Cell], scenario: str) -> dict:
+    used = sorted({c.precision for c in cells}, key=PRECISIONS.index)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "started_utc": utc_now(),
+        "finished_utc": None,
+        "interrupted": None,
+        "command": shlex.join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]]),
+        "cwd": str(Path.cwd()),
+        "scenario": scenario,
+        "settings": settings.to_dict(),
+        "precision_policy": {p: {"policy": POLICY[p], "tolerance": TOLERANCE[p]} for p in used},
+        "training_step": {"loss": LOSS, "optimizer": {"name": "Adam", **asdict(ADAM)}},
+        "scenario_settings": scenarios.get(scenario).describe_run(settings.profile),
+        "environment": environment.collect(settings.threads),
+        "matrix": [c.to_dict() for c in cells],
+    }
+
+
+def write_meta(run_dir: Path, meta: dict) -> None:
+    try:
+        _write_json(run_dir / RUN_FILE, meta)
+    except OSError as exc:
+        raise UsageError(
+            f"{run_dir / RUN_FILE}: cannot be written ({exc.strerror or exc})"
+        ) from None
+
+
+def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
+    scenario, request = request_from(a)
+    cells = scenarios.get(scenario).expand(request)
+    if not cells:
+        raise UsageError("the options select no cell; see python -m bench list")
+    settings = settings_for(a.profile, timeout_s=a.timeout, threads=a.threads)
+    check.output_dir("--out-dir", a.out_dir)
+    try:
+        run_dir = new_run_dir(a.out_dir, a.device, scenario)
+    except OSError as exc:
+        raise UsageError(
+            f"--out-dir {a.out_dir}: cannot create a run directory ({exc.strerror or exc})"
+        ) from None
+    meta = run_meta(run_dir.name, settings, cells, scenario)
+    write_meta(run_dir, meta)
+    return execute(run_dir, meta, cells, settings, out, err)
+
+
+def cmd_resume(a: argparse.Namespace, out: Console, err: Console) -> int:
+    run = load_run(a.run_dir)
+    if not run.meta.get("matrix"):
+        raise UsageError(f"{a.run_dir}: run.json has no matrix to resume")
+    settings = Settings.from_dict(run.meta["settings"], f"{a.run_dir / RUN_FILE}: settings")
+    cells = matrix_of(run.meta)
+    run.meta.setdefault("resumed_utc", []).append(utc_now())
+    return execute(run.path, run.meta, cells, settings, out, err)
+
+
+def progress_detail(r: CellResult) -> str:
+    """The one line a finished cell gets while the run goes on."""
+    if not r.ok:
+        return r.error
+    if r.passes is not None:
+        compiling = metrics.compile_s(r)
+        return (
+            f"stream {metrics.total_s(r):.3g} s"
+            + ("" if compiling is None else f", {compiling:.3g} s of it compiling")
+            + f", steady {metrics.median_ms(r):.3g} ms/step"
+        )
+    first = r.first_call.first_call_s if r.first_call else float("nan")
+    return f"{metrics.median_ms(r):.3g} ms, first call {first:.3g} s"
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def execute(
+    run_dir: Path, meta: dict, cells: list[Cell], settings: Settings, out: Console, err: Console
+) -> int:
+    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with RunLock(run_dir):
+            return _execute(run_dir, meta, cells, settings, out, err)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _execute(
+    run_dir: Path, meta: dict, cells: list[Cell], settings: Settings, out: Console, err: Console
+) -> int:
+    runner = Runner(run_dir, meta["run_id"], settings, matrix=cells)
+    for note in runner.notes:
+        err.print(Text(f"note: {plain(note)}"))
+    todo = runner.pending(cells)
+    err.print(Text(plain(f"graphbench: {len(todo)} cell(s) into {run_dir}")))
+    interrupted: str | None = None
+    disk_full: OSError | None = None
+    progress = Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("", total=len(todo))
+
+        def on_start(cell: Cell) -> None:
+            progress.update(task, description=cell.label())
+
+        def on_done(r: CellResult) -> None:
+            mark = Text("ok", style="green") if r.ok else Text(str(r.status), style="red")
+            line = Text.assemble(mark, " ", plain(f"{r.cell.label()}: {progress_detail(r)}"))
+            progress.console.print(line)
+            progress.advance(task)
+
+        try:
+            runner.run(todo, on_start, on_done)
+        except KeyboardInterrupt as exc:
+            interrupted = str(exc) if isinstance(exc, Interrupted) else "SIGINT"
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                raise
+            disk_full, interrupted = exc, "disk full"
+    meta["finished_utc"] = utc_now()
+    meta["interrupted"] = interrupted is not None
+    meta["interrupted_by"] = interrupted
+    try:
+        write_meta(run_dir, meta)
+    except UsageError:
+        if disk_full is None:
+            raise
+    if disk_full is not None:
+        raise UsageError(
+            f"the disk is full ({disk_full.strerror}): the run stopped; the "
+            f"{len(runner.results)} cell(s) written to {run_dir} are kept; free space, then: "
+            f"python -m bench resume {run_dir}"
+        )
+    out.print(summary.table(load_run(run_dir).results, title=f"run {meta['run_id']}"))
+    if interrupted:
+        err.print(
+            Text(
+                plain(
+                    f"interrupted ({interrupted}): finished cells are kept; continue with: "
+                    f"python -m bench resume {run_dir}"
+                )
+            )
+        )
+    print(run_dir, flush=True)
+    return EXIT_INTERRUPTED if interrupted else 0

@@ -1,0 +1,505 @@
+"""Every derived number: one pure function each, with its formula and the fields it reads.
+
+A result (bench.record) holds what one worker measured; everything the summary, the
+report, the citations and ``compare`` print that combines cells or is a formula over raw
+samples is computed here, and nowhere else. Each function's docstring states its
+formula and, on its ``Reads:`` line, the ``cells.jsonl`` fields it reads (the test
+suite checks those are real fields). ``DEFINITIONS`` holds the wording the report's
+column help and figure captions use, built from the same constants (e.g. the noise
+threshold), so a threshold is never restated by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from bench import backends
+from bench.record import CellResult, Status
+from bench.stats import Latency, bootstrap_ratio_ci, summarize
+
+TORCH_EAGER = "torch-eager"
+# IQR / median above this marks a cell's latency as noisy.
+NOISY_IQR_RATIO = 0.10
+# The eager backend a stream cell is measured against is fed the stream as it comes.
+EAGER_STRATEGY = "exact"
+# A per-step gain counts for break-even only where this share of the bootstrap interval
+# of the static/eager ratio lies below 1.
+BREAK_EVEN_CONFIDENCE = 0.95
+
+
+# --- one cell -------------------------------------------------------------------------
+
+
+def step_samples_ms(r: CellResult) -> list[float]:
+    """The steady-state step times of a cell, ms: the timed samples of a fixed-shape cell,
+    the second pass of a stream (every shape already seen).
+
+    Reads: samples_ms, steady_step_ms
+    """
+    if r.steady is not None:
+        return r.steady.samples_ms
+    if r.passes is not None:
+        return r.passes.steady_step_ms
+    return []
+
+
+def latency(r: CellResult) -> Latency | None:
+    """Median, mean, stdev, min, max, p10, p90, p99, IQR and n of the steady-state steps
+    (ms); None for a cell that is not ok.
+
+    Reads: status, samples_ms, steady_step_ms
+    """
+    samples = step_samples_ms(r)
+    return summarize(samples) if r.ok and samples else None
+
+
+def median_ms(r: CellResult) -> float | None:
+    """The median steady-state step, ms (None for a cell that is not ok).
+
+    Reads: status, samples_ms, steady_step_ms
+    """
+    lat = latency(r)
+    return None if lat is None else lat.median
+
+
+def is_noisy(r: CellResult) -> bool:
+    """IQR / median of the timed samples > NOISY_IQR_RATIO (10%). Only fixed-shape cells: a
+    stream's steps differ in length by design, so their spread is not noise.
+
+    Reads: status, samples_ms
+    """
+    if r.steady is None:
+        return False
+    lat = latency(r)
+    return lat is not None and lat.iqr_ratio > NOISY_IQR_RATIO
+
+
+def throughput_per_s(r: CellResult) -> float | None:
+    """Examples per second of back-to-back steps with one sync at the end:
+    pipeline_steps * batch_size / pipeline_s.
+
+    Reads: status, pipeline_steps, pipeline_s, batch_size
+    """
+    s = r.steady
+    if not r.ok or s is None or not s.pipeline_steps or not s.pipeline_s:
+        return None
+    return s.pipeline_steps * r.cell.batch_size / s.pipeline_s
+
+
+def achieved_flops_per_s(r: CellResult) -> float | None:
+    """The model's analytic FLOPs per step over the median step: flops_per_step / median s.
+
+    Reads: status, flops_per_step, samples_ms
+    """
+    median = median_ms(r)
+    flops = r.build.flops_per_step if r.build else None
+    if median is None or not flops or median <= 0:
+        return None
+    return flops / (median / 1e3)
+
+
+def time_to_first_result(r: CellResult, warm: bool = False) -> float | None:
+    """build_s + first_call_s (cold), or build_warm_s + first_call_warm_s (warm: a new
+    process that finds the compile cache the cold one left). None where not measured.
+
+    Reads: build_s, first_call_s, build_warm_s, first_call_warm_s
+    """
+    if warm:
+        if r.warm is None or r.warm.build_warm_s is None or r.warm.first_call_warm_s is None:
+            return None
+        return r.warm.build_warm_s + r.warm.first_call_warm_s
+    if r.build is None or r.first_call is None:
+        return None
+    return r.build.build_s + r.first_call.first_call_s
+
+
+# --- a cell against its baseline ------------------------------------------------------
+
+
+class Baselines:
+    """The cells of a run by block and backend: whom each cell is compared with.
+
+    A block is a cell's identity but its backend, strategy and repetition
+    (``Cell.block``): the same model, mode, device, batch size, precision and stream.
+    """
+
+    def __init__(self, results: Iterable[CellResult]):
+        self._by_key: dict[tuple, CellResult] = {}
+        for r in results:
+            if r.cell.strategy not in (None, EAGER_STRATEGY):
+                continue  # baselines are fed fixed shapes, or a stream as it comes
+            self._by_key.setdefault((r.cell.block(), r.cell.backend), r)
+
+    def get(self, r: CellResult, backend: str) -> CellResult | None:
+        return self._by_key.get((r.cell.block(), backend))
+
+    def eager(self, r: CellResult) -> CellResult | None:
+        """The same framework's eager cell in r's block (None where it was not run)."""
+        return self.get(r, backends.eager_baseline(r.cell.framework))
+
+    def torch_eager(self, r: CellResult) -> CellResult | None:
+        return self.get(r, TORCH_EAGER)
+
+
+def speedup(baseline: CellResult | None, r: CellResult) -> float | None:
+    """Baseline median / this median: 2.0 is twice as fast, 0.5 half as fast. None unless
+    both are ok.
+
+    Reads: status, samples_ms, steady_step_ms (of both cells)
+    """
+    if baseline is None:
+        return None
+    base, mine = median_ms(baseline), median_ms(r)
+    if base is None or mine is None or mine <= 0:
+        return None
+    return base / mine
+
+
+def speedup_vs_eager(r: CellResult, baselines: Baselines) -> float | None:
+    """``speedup`` against the same framework's eager backend in the same block.
+
+    Reads: status, samples_ms, steady_step_ms (of r and of its eager cell)
+    """
+    return speedup(baselines.eager(r), r)
+
+
+def speedup_vs_torch_eager(r: CellResult, baselines: Baselines) -> float | None:
+    """``speedup`` against torch-eager in the same block: one scale for every framework.
+
+    Reads: status, samples_ms, steady_step_ms (of r and of the torch-eager cell)
+    """
+    return speedup(baselines.torch_eager(r), r)
+
+
+class BreakEvenKind(Enum):
+    STEPS = "steps"  # pays back after ``steps`` steps
+    AHEAD = "ahead"  # faster per step and starts no later: 0 steps
+    NOT_FASTER = "not faster"  # its steps are not faster than eager's: never
+    WITHIN_NOISE = "within noise"  # faster by less than the noise: never
+    NO_BASELINE = "no baseline"  # no ok eager cell in the block
+    NOT_MEASURED = "not measured"  # a start or the samples are missing
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    kind: BreakEvenKind
+    steps: int | None = None  # STEPS and AHEAD only
+    ratio: float | None = None  # static median / eager median, with its interval
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def never(self) -> bool:
+        return self.kind in (BreakEvenKind.NOT_FASTER, BreakEvenKind.WITHIN_NOISE)
+
+    def value(self) -> float:
+        """Steps as a number for tables and figures: inf for never, NaN where unknown."""
+        if self.steps is not None:
+            return float(self.steps)
+        return math.inf if self.never else math.nan
+
+    def text(self) -> str:
+        """What a reader is told, e.g. ``1,700 steps`` or ``never: not faster per step``."""
+        if self.kind is BreakEvenKind.STEPS:
+            return f"{self.steps:,} steps"
+        if self.kind is BreakEvenKind.AHEAD:
+            return "0 steps: starts no slower and runs faster"
+        if self.kind is BreakEvenKind.NOT_FASTER:
+            return "never: not faster per step than eager"
+        if self.kind is BreakEvenKind.WITHIN_NOISE:
+            return (
+                f"never: per-step gain within the noise: static/eager median {self.ratio:.3f}, "
+                f"{BREAK_EVEN_CONFIDENCE:.0%} CI {self.low:.3f}-{self.high:.3f}"
+            )
+        return self.kind.value
+
+
+def steps_to_break_even(
+    static_start_s: float, eager_start_s: float, static_step_ms: float, eager_step_ms: float
+) -> float:
+    """Whole steps n until static_start + n * static_step <= eager_start + n * eager_step:
+    ceil((static_start - eager_start) / (eager_step - static_step)); inf if the static
+    steps are not faster; 0 if they are and it also starts no later."""
+    saved_per_step_s = (eager_step_ms - static_step_ms) / 1e3
+    if not saved_per_step_s > 0:
+        return math.inf
+    extra_start_s = static_start_s - eager_start_s
+    return 0.0 if extra_start_s <= 0 else float(math.ceil(extra_start_s / saved_per_step_s))
+
+
+def break_even(static: CellResult, eager: CellResult | None, warm: bool = False) -> BreakEven:
+    """When a static backend has paid back its start against its framework's eager one.
+
+    After n steps both have spent the same time when
+    static_start + n * static_median = eager_start + n * eager_median, start =
+    ``time_to_first_result`` (cold, or the static cell's warm start with ``warm``; eager
+    keeps no compile cache, so its cold start serves both). A per-step gain counts only
+    when it is measurable: the bootstrap 95% interval of the static/eager ratio of medians
+    lies wholly below 1; otherwise it is never (a gain inside the noise would turn into
+    millions of steps that are no more than chance).
+
+    Reads: status, build_s, first_call_s, build_warm_s, first_call_warm_s, samples_ms
+    (of both cells)
+    """
+    if eager is None or not eager.ok:
+        return BreakEven(BreakEvenKind.NO_BASELINE)
+    static_start = time_to_first_result(static, warm)
+    eager_start = time_to_first_result(eager)
+    static_samples, eager_samples = step_samples_ms(static), step_samples_ms(eager)
+    if not static.ok or static_start is None or eager_start is None or not static_samples:
+        return BreakEven(BreakEvenKind.NOT_MEASURED)
+    ratio, low, high = bootstrap_ratio_ci(
+        eager_samples, static_samples, confidence=BREAK_EVEN_CONFIDENCE
+    )
+    if ratio >= 1:
+        return BreakEven(BreakEvenKind.NOT_FASTER, ratio=ratio, low=low, high=high)
+    if high >= 1:
+        return BreakEven(BreakEvenKind.WITHIN_NOISE, ratio=ratio, low=low, high=high)
+    steps = steps_to_break_even(
+        static_start, eager_start, float(np.median(static_samples)), float(np.median(eager_samples))
+    )
+    kind = BreakEvenKind.AHEAD if steps == 0 else BreakEvenKind.STEPS
+    return BreakEven(kind, int(steps), ratio, low, high)
+
+
+# --- a stream of varying shapes -------------------------------------------------------
+
+
+def total_s(r: CellResult) -> float | None:
+    """The first pass's wall time over the whole stream, every compilation included:
+    sum(step_ms) / 1000.
+
+    Reads: status, step_ms
+    """
+    if not r.ok or r.passes is None or not r.passes.step_ms:
+        return None
+    return float(sum(r.passes.step_ms)) / 1e3
+
+
+def compile_s(r: CellResult) -> float | None:
+    """Time the stream spent (re)compiling: max(0, sum(step_ms) - sum(steady_step_ms)) / 1000,
+    first pass minus second pass (every shape already seen); None for eager backends,
+    which build no graphs.
+
+    Reads: status, backend, step_ms, steady_step_ms
+    """
+    total = total_s(r)
+    if total is None or not backends.get(r.cell.backend).static or r.passes is None:
+        return None
+    return max(0.0, total - float(sum(r.passes.steady_step_ms)) / 1e3)
+
+
+def compile_share(r: CellResult) -> float | None:
+    """compile_s / total_s: the share of the stream's wall time spent compiling.
+
+    Reads: status, backend, step_ms, steady_step_ms
+    """
+    total, compiling = total_s(r), compile_s(r)
+    if total is None or compiling is None or total <= 0:
+        return None
+    return compiling / total
+
+
+def distinct_shapes(r: CellResult) -> int | None:
+    """How many sequence lengths the backend was fed: len(set(fed_lengths)).
+
+    Reads: fed_lengths
+    """
+    return None if r.passes is None else len(set(r.passes.fed_lengths))
+
+
+def padding_waste(r: CellResult) -> float | None:
+    """The share of the positions fed that are padding: 1 - sum(lengths) / sum(fed_lengths).
+
+    Reads: lengths, fed_lengths
+    """
+    if r.passes is None or not r.passes.fed_lengths:
+        return None
+    return float(1.0 - sum(r.passes.lengths) / sum(r.passes.fed_lengths))
+
+
+def last_compile_step(r: CellResult) -> int | None:
+    """The (1-based) step of the first pass at which the framework last compiled.
+
+    Reads: compiled_at
+    """
+    if r.passes is None or not r.passes.compiled_at:
+        return None
+    return r.passes.compiled_at[-1] + 1
+
+
+class OvertakeKind(Enum):
+    AT_STEP = "at step"
+    NEVER = "never"  # still behind at the end of the stream
+    IS_BASELINE = "baseline"  # the eager cell others are measured against
+    NOT_STATIC = "eager"  # an eager backend's other strategies: nothing to pay back
+    NO_BASELINE = "no baseline"
+    BASELINE_NOT_OK = "baseline not ok"
+    STREAMS_DIFFER = "streams differ"
+    NOT_OK = "not ok"
+
+
+@dataclass(frozen=True)
+class Overtaking:
+    kind: OvertakeKind
+    step: int | None = None
+    baseline: str = ""  # the eager backend
+    baseline_status: str = ""
+
+    def value(self) -> float:
+        return float(self.step) if self.step is not None else math.nan
+
+    def text(self) -> str:
+        if self.kind is OvertakeKind.AT_STEP:
+            return f"{self.step:,}"
+        if self.kind is OvertakeKind.NO_BASELINE:
+            return f"no {self.baseline} {EAGER_STRATEGY} cell"
+        if self.kind is OvertakeKind.BASELINE_NOT_OK:
+            return f"{self.baseline} {EAGER_STRATEGY} is {self.baseline_status}"
+        if self.kind in (OvertakeKind.NOT_STATIC, OvertakeKind.NOT_OK):
+            return ""
+        return self.kind.value
+
+
+def overtaking_step(eager_step_ms: Sequence[float], static_step_ms: Sequence[float]) -> int | None:
+    """The (1-based) step from which cumsum(static) <= cumsum(eager) to the end of the
+    stream; None if the static backend is still behind at the end."""
+    if len(eager_step_ms) != len(static_step_ms):
+        raise ValueError("the two cells were fed streams of different lengths")
+    behind = np.cumsum(static_step_ms) > np.cumsum(eager_step_ms)
+    if behind.size == 0 or behind[-1]:
+        return None
+    last_behind = np.flatnonzero(behind)
+    return 1 if last_behind.size == 0 else int(last_behind[-1]) + 2
+
+
+def overtaking(r: CellResult, baselines: Baselines) -> Overtaking:
+    """The step from which a static backend's cumulative wall time over a stream stays at or
+    below its framework's eager backend fed the same stream as it comes (``exact``), to
+    the end: ``overtaking_step`` over the two cells' first-pass step times (compilations
+    included).
+
+    Reads: status, backend, strategy, step_ms (of r and of its eager cell)
+    """
+    eager_name = backends.eager_baseline(r.cell.framework)
+    if not r.ok or r.passes is None:
+        return Overtaking(OvertakeKind.NOT_OK, baseline=eager_name)
+    if not backends.get(r.cell.backend).static:
+        kind = (
+            OvertakeKind.IS_BASELINE
+            if r.cell.strategy == EAGER_STRATEGY
+            else OvertakeKind.NOT_STATIC
+        )
+        return Overtaking(kind, baseline=eager_name)
+    eager = baselines.eager(r)
+    if eager is None:
+        return Overtaking(OvertakeKind.NO_BASELINE, baseline=eager_name)
+    if not eager.ok or eager.passes is None:
+        status = str(eager.status)
+        return Overtaking(OvertakeKind.BASELINE_NOT_OK, baseline=eager_name, baseline_status=status)
+    try:
+        step = overtaking_step(eager.passes.step_ms, r.passes.step_ms)
+    except ValueError:
+        return Overtaking(OvertakeKind.STREAMS_DIFFER, baseline=eager_name)
+    if step is None:
+        return Overtaking(OvertakeKind.NEVER, baseline=eager_name)
+    return Overtaking(OvertakeKind.AT_STEP, step, baseline=eager_name)
+
+
+# --- across cells ---------------------------------------------------------------------
+
+
+def geomean(values: Iterable[float | None]) -> float | None:
+    """exp(mean(log(v))) over the finite, positive values; None where there are none.
+    Slowdowns stay below 1: nothing is clipped."""
+    finite = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+    return float(np.exp(np.mean(np.log(finite)))) if finite else None
+
+
+def ok_share(results: Sequence[CellResult]) -> float:
+    """The pass rate: ok cells / cells run (not-applicable ones left out).
+
+    Reads: status
+    """
+    counted = [r for r in results if r.status is not Status.NOT_APPLICABLE]
+    return sum(r.ok for r in counted) / len(counted) if counted else math.nan
+
+
+# --- words for the report and the summary ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A derived number as the report explains it: label, what it is, who computes it."""
+
+    label: str
+    text: str
+    function: str  # bench.metrics.<name>
+
+    def help(self) -> str:
+        return f"{self.text} (computed by {self.function})"
+
+
+def _d(label: str, text: str, function: object) -> Definition:
+    return Definition(label, text, f"bench.metrics.{function.__name__}")  # type: ignore[attr-defined]
+
+
+DEFINITIONS: dict[str, Definition] = {
+    "median": _d("median ms", "median of the timed steps", median_ms),
+    "latency": _d("latency", "percentiles of the timed steps, linearly interpolated", latency),
+    "noisy": _d(
+        "noisy",
+        f"interquartile range over {NOISY_IQR_RATIO:.0%} of the median",
+        is_noisy,
+    ),
+    "throughput": _d(
+        "examples/s",
+        "pipelined throughput: back-to-back steps with one sync at the end, "
+        "steps × batch / seconds",
+        throughput_per_s,
+    ),
+    "vs_eager": _d(
+        "vs eager",
+        "the same framework's eager median / this median (above 1 is faster)",
+        speedup_vs_eager,
+    ),
+    "vs_torch_eager": _d(
+        "vs torch-eager", "torch-eager's median / this median", speedup_vs_torch_eager
+    ),
+    "break_even": _d(
+        "break-even steps",
+        "steps until (static start − eager start) is paid back by (eager median − static "
+        "median), start = build + first call; never where the per-step gain is not "
+        f"outside the {BREAK_EVEN_CONFIDENCE:.0%} bootstrap interval",
+        break_even,
+    ),
+    "flops": _d(
+        "GFLOP/s", "the model's analytic FLOPs per step / median step time", achieved_flops_per_s
+    ),
+    "total_s": _d(
+        "total s", "the whole stream's wall time, first pass, compilations included", total_s
+    ),
+    "compile_s": _d(
+        "compile s", "first-pass total − second-pass total (every shape already seen)", compile_s
+    ),
+    "compile_share": _d("compile share", "compile s / total s", compile_share),
+    "steady_ms": _d("steady ms", "median step of the second pass: no compilation left", median_ms),
+    "padding": _d(
+        "padding", "padded positions / positions fed (bucket strategy only)", padding_waste
+    ),
+    "shapes": _d("shapes", "distinct sequence lengths the backend was fed", distinct_shapes),
+    "overtakes": _d(
+        "overtakes eager at step",
+        "the step from which this backend's cumulative time stays at or below its framework's "
+        f"eager backend ({EAGER_STRATEGY}) to the end of the stream; never: still behind at "
+        "the end",
+        overtaking,
+    ),
+    "geomean": _d("geomean", "geometric mean of the speedups over the covered workloads", geomean),
+    "pass_rate": _d("pass rate", "ok cells / cells run", ok_share),
+}

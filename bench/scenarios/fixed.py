@@ -1,0 +1,192 @@
+"""The fixed-shape scenario: one batch, measured until its step time is known.
+
+Per cell, in its own worker: build, time the first call (tracing and compilation
+happen here, from empty compile caches), check that output against the float64
+reference (a mismatch is never timed), warm up, take synced samples, then time as many
+steps back to back with one sync at the end (throughput). A backend whose compilation
+persists between processes gets a second, warm worker that stops after its first call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import models
+from bench import metrics
+from bench.cells import Cell
+from bench.parity import check, max_rel_err
+from bench.record import CellResult, FirstCall, Outcome, Status, Steady
+from bench.scenarios.base import (
+    MatrixRequest,
+    Measurement,
+    Scenario,
+    SummaryTable,
+    block_cells,
+    build_model,
+    parity_output,
+)
+from bench.timing import pipelined, repeat_steps, timed_step
+from models.common.reference import cross_entropy
+
+
+def inputs(model: str, profile: str, batch_size: int, seed: int) -> tuple[Any, dict, tuple]:
+    """(cfg, params, batch): what every backend and the reference start from.
+
+    Weights from ``seed``, the batch from ``seed + 1``: deterministic, nothing downloaded.
+    """
+    spec = models.spec(model)
+    cfg = spec.PROFILES[profile]
+    return cfg, spec.init_params(cfg, seed), spec.make_batch(cfg, batch_size, seed + 1)
+
+
+def reference_output(model: str, cfg: Any, params: dict, batch: tuple, mode: str) -> np.ndarray:
+    """Logits for ``infer``; the mean cross-entropy loss for ``train`` (the first training
+    step returns the loss of the weights before its update)."""
+    x, y = batch
+    logits = models.reference(model).forward(cfg, params, x, train=(mode == "train"))
+    if mode == "infer":
+        return logits
+    return np.asarray(cross_entropy(logits, y), dtype=np.float64)
+
+
+HEADERS = (
+    "model",
+    "mode",
+    "batch",
+    "backend",
+    "median ms",
+    "p90 ms",
+    "throughput/s",
+    "first call s",
+    "warm s",
+    "vs eager",
+    "break-even",
+    "status",
+)
+NUMERIC = frozenset(HEADERS[2:3] + HEADERS[4:-1])
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def status_text(r: CellResult, width: int = 60) -> str:
+    """``ok``, ``ok (noisy)`` or the status with the start of its reason."""
+    if r.ok:
+        return "ok (noisy)" if metrics.is_noisy(r) else "ok"
+    reason = r.error.replace("\n", " ")
+    if len(reason) > width:
+        reason = reason[: width - 1] + "…"
+    return f"{r.status}: {reason}" if reason else str(r.status)
+
+
+def break_even_cell(r: CellResult, baselines: metrics.Baselines) -> str:
+    """The summary's break-even column: steps, ``never``, or - (eager, or nothing to say)."""
+    from bench import backends
+
+    if not r.ok or not backends.get(r.cell.backend).static:
+        return "-"
+    result = metrics.break_even(r, baselines.eager(r))
+    if result.steps is not None:
+        return f"{result.steps:,} steps"
+    return "never" if result.never else "-"
+
+
+class FixedShapes(Scenario):
+    name = "fixed"
+    title = "fixed shapes"
+    warm_start = True
+
+    def expand(self, request: MatrixRequest) -> list[Cell]:
+        cells = []
+        for model in request.models or self.models():
+            cells += block_cells(request, model, request.modes or self.modes(model))
+        return cells
+
+    def reference_name(self, cell: Cell, seed: int) -> str:
+        return f"{cell.model}-{cell.profile}-b{cell.batch_size}-{cell.mode}-seed{seed}.npz"
+
+    def reference(self, cell: Cell, seed: int) -> dict[str, np.ndarray]:
+        cfg, params, batch = inputs(cell.model, cell.profile, cell.batch_size, seed)
+        return {"output": reference_output(cell.model, cfg, params, batch, cell.mode)}
+
+    def measure(self, m: Measurement) -> Outcome:
+        """Build, first call, parity, then (cold phase) warm-up, samples and throughput."""
+        data, mismatch = first_call(m)
+        if mismatch is not None:
+            return mismatch  # a backend that disagrees with the reference is never timed
+        if m.phase == "warm":
+            return Outcome(Status.OK)
+        steady_state(m, data)
+        return Outcome(Status.OK)
+
+    def summary(self, results: list[CellResult], baselines: metrics.Baselines) -> SummaryTable:
+        rows = []
+        # Stable sort: within a block, backends keep the order they ran in (eager first).
+        order = ("model", "profile", "mode", "batch_size", "device", "precision")
+        for r in sorted(results, key=lambda r: tuple(getattr(r.cell, k) for k in order)):
+            lat = metrics.latency(r)
+            median, p90 = (lat.median, lat.p90) if lat else (None, None)
+            ratio = metrics.speedup_vs_eager(r, baselines)
+            warm = r.warm.first_call_warm_s if r.warm else None
+            rows.append(
+                (
+                    r.cell.model,
+                    r.cell.mode,
+                    str(r.cell.batch_size),
+                    r.cell.backend,
+                    _num(median, ".3g"),
+                    _num(p90, ".3g"),
+                    _num(metrics.throughput_per_s(r), ",.0f"),
+                    _num(r.first_call.first_call_s if r.first_call else None, ".3g"),
+                    _num(warm, ".3g"),
+                    "-" if ratio is None else f"{ratio:.2f}x",
+                    break_even_cell(r, baselines),
+                    status_text(r),
+                )
+            )
+        return SummaryTable(self.title, HEADERS, NUMERIC, rows, group=3)
+
+
+def first_call(m: Measurement) -> tuple[Any, Outcome | None]:
+    """Build, then time and check the first call: (the device inputs, a mismatch verdict or
+    None).
+
+    The first call is where tracing and compilation happen: timed on its own.
+    """
+    cell = m.cell
+    cfg, params, batch = inputs(cell.model, cell.profile, cell.batch_size, m.settings.seed)
+    build_model(m, cfg, params)
+    data = m.backend.put(batch)
+    out, seconds = timed_step(m.backend.step, m.backend.sync, data, m.clock)
+    m.record(first_call=FirstCall(first_call_s=seconds))
+    error = max_rel_err(m.backend.to_numpy(out), m.expected["output"])
+    parity, mismatch = check([error], m.tolerance, parity_output(cell.mode))
+    m.record(parity=parity)
+    return data, mismatch
+
+
+def steady_state(m: Measurement, data: Any) -> None:
+    """Warm-up, timed samples, pipelined throughput and the framework's compilation count."""
+    s, b = m.settings, m.backend
+    warmup = repeat_steps(b.step, b.sync, data, m.clock, s.warmup_steps, s.warmup_min_s)
+    samples = repeat_steps(
+        b.step, b.sync, data, m.clock, s.min_samples, s.min_time_s, s.max_samples
+    )
+    steady = Steady(warmup_ms=[x * 1e3 for x in warmup], samples_ms=[x * 1e3 for x in samples])
+    m.record(steady=steady)
+    seconds = pipelined(b.step, b.sync, data, m.clock, len(samples))
+    m.record(
+        steady=Steady(
+            warmup_ms=steady.warmup_ms,
+            samples_ms=steady.samples_ms,
+            pipeline_steps=len(samples),
+            pipeline_s=seconds,
+            compilations=b.compilations(),
+        )
+    )
+
+
+SCENARIO = FixedShapes()

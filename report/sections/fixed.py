@@ -1,0 +1,599 @@
+"""The report's fixed-shape section: headline speedups, figures 1-6, tables, citations.
+
+Every number comes from bench.metrics through ``cells_frame`` and ``break_even_frame``;
+the figures (report.plots) and tables only arrange and format them.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import pandas as pd
+
+from bench import metrics
+from bench.metrics import DEFINITIONS, NOISY_IQR_RATIO, TORCH_EAGER, Baselines
+from bench.record import STATUSES, CellResult
+from bench.store import Run
+from report import fmt, frame, plots
+from report.figures import figure
+from report.sections import Section
+from report.tables import Column, Row, Table, status_text
+
+SCENARIO = "fixed"
+# A busy machine: the page warns when more than this share of the ok cells is noisy.
+NOISY_WARNING_SHARE = 0.25
+
+
+# --- the frame ------------------------------------------------------------------------
+
+
+def _memory(r: CellResult) -> tuple[float, str, str]:
+    """Peak memory of a cell: the device allocator's on CUDA, the host's VmHWM on the CPU."""
+    m = r.memory
+    if m is None:
+        return math.nan, "", "host" if r.cell.device == "cpu" else "device"
+    if r.cell.device != "cpu":
+        return frame.num(m.peak_device_bytes), m.device_memory_counter or "", "device"
+    return frame.num(m.peak_host_rss_bytes), m.host_memory_counter or "", "host"
+
+
+def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
+    lat = metrics.latency(r)
+    memory, counter, kind = _memory(r)
+    cold = metrics.break_even(r, baselines.eager(r)) if r.ok else None
+    warm = metrics.break_even(r, baselines.eager(r), warm=True) if r.ok else None
+    return {
+        **frame.base_row(run, r),
+        "noisy": metrics.is_noisy(r),
+        "median_ms": lat.median if lat else math.nan,
+        "p90_ms": lat.p90 if lat else math.nan,
+        "p99_ms": lat.p99 if lat else math.nan,
+        "iqr_ms": lat.iqr if lat else math.nan,
+        "iqr_ratio": lat.iqr_ratio if lat else math.nan,
+        "n": lat.n if lat else 0,
+        "samples_ms": list(metrics.step_samples_ms(r)) if r.ok else [],
+        "throughput_per_s": frame.num(metrics.throughput_per_s(r)),
+        "build_s": frame.num(r.build.build_s if r.build else None),
+        "first_call_s": frame.num(r.first_call.first_call_s if r.first_call else None),
+        "first_call_warm_s": frame.num(r.warm.first_call_warm_s if r.warm else None),
+        "time_to_first_s": frame.num(metrics.time_to_first_result(r)) if r.ok else math.nan,
+        "memory_bytes": memory,
+        "memory_counter": counter,
+        "memory_kind": kind,
+        "parity_max_rel_err": frame.num(r.parity.parity_max_rel_err if r.parity else None),
+        "parity_tolerance": frame.num(r.parity.parity_tolerance if r.parity else None),
+        "flops_per_step": frame.num(r.build.flops_per_step if r.build else None),
+        "flops_per_s": frame.num(metrics.achieved_flops_per_s(r)),
+        "compilations": frame.num(r.steady.compilations if r.steady else None),
+        "vs_eager": frame.num(metrics.speedup_vs_eager(r, baselines)),
+        "vs_torch_eager": frame.num(metrics.speedup_vs_torch_eager(r, baselines)),
+        "break_even": cold,
+        "break_even_warm": warm,
+    }
+
+
+def cells_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """One row per fixed-shape cell of every run, with speedups computed within each run."""
+    rows = []
+    for run in runs:
+        results = [r for r in run.results if r.cell.scenario == SCENARIO]
+        baselines = Baselines(results)
+        rows += [_row(run, r, baselines) for r in results]
+    if not rows:
+        return pd.DataFrame()
+    return frame.ordered(pd.DataFrame(rows), ["model", "mode", "batch_size", "backend"])
+
+
+def samples_frame(cells: pd.DataFrame) -> pd.DataFrame:
+    """One row per raw timed sample of every ``ok`` cell (for the latency distributions)."""
+    ok = cells[cells["status"] == "ok"]
+    keep = ["source", "model", "mode", "batch_size", "backend", "samples_ms"]
+    long = ok[keep].explode("samples_ms").rename(columns={"samples_ms": "latency_ms"})
+    long["latency_ms"] = long["latency_ms"].astype(float)
+    return long.dropna(subset=["latency_ms"]).reset_index(drop=True)
+
+
+def break_even_frame(cells: pd.DataFrame) -> pd.DataFrame:
+    """Every ok static cell whose block has an ok eager cell: its break-even, cold and warm
+    (bench.metrics.break_even), beside the starts and medians it comes from."""
+    ok = cells[(cells["status"] == "ok") & cells["static"]]
+    ok = ok[[b.kind is not metrics.BreakEvenKind.NO_BASELINE for b in ok["break_even"]]]
+    eager = cells[(cells["status"] == "ok") & ~cells["static"]]
+    key = ["run_id", "source", "model", "mode", "batch_size", "precision"]
+    eager = eager[[*key, "backend", "median_ms", "time_to_first_s"]].rename(
+        columns={
+            "backend": "eager_backend",
+            "median_ms": "eager_median_ms",
+            "time_to_first_s": "eager_first_s",
+        }
+    )
+    eager["eager_backend"] = eager["eager_backend"].astype(str)
+    keep = [*key, "commit", "device", "backend", "eager_backend", "median_ms", "time_to_first_s"]
+    out = ok[[*keep, "first_call_warm_s", "break_even", "break_even_warm"]].merge(
+        eager, on=[*key, "eager_backend"], how="inner"
+    )
+    out = out.rename(columns={"median_ms": "static_median_ms", "time_to_first_s": "static_first_s"})
+    out["break_even_steps"] = [b.value() for b in out["break_even"]]
+    out["break_even_warm_steps"] = [b.value() for b in out["break_even_warm"]]
+    return out.reset_index(drop=True)
+
+
+def geomean_frame(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per backend, mode and device: geometric-mean speedups (bench.metrics.geomean) and how
+    many workloads they cover. A workload is a model at one batch size. ``covered`` counts
+    the workloads with a speedup (the cell and its baseline are both ok), ``total`` those
+    the backend was asked to run."""
+    data = cells.assign(panel=frame.panel(cells))
+    rows = []
+    for (panel_label, backend), group in data.groupby(
+        ["panel", "backend"], observed=True, sort=False
+    ):
+        vs_eager, vs_torch = group["vs_eager"].dropna(), group["vs_torch_eager"].dropna()
+        rows.append(
+            {
+                "panel": panel_label,
+                "mode": group["mode"].iloc[0],
+                "backend": backend,
+                "eager_backend": group["eager_backend"].iloc[0],
+                "run_ids": ", ".join(dict.fromkeys(group["run_id"])),
+                "commits": ", ".join(dict.fromkeys(group["commit"])),
+                "vs_eager": frame.num(metrics.geomean(vs_eager)),
+                "vs_eager_covered": len(vs_eager),
+                "vs_torch_eager": frame.num(metrics.geomean(vs_torch)),
+                "vs_torch_eager_covered": len(vs_torch),
+                "ok": int((group["status"] == "ok").sum()),
+                "total": len(group),
+            }
+        )
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    panel_rank = {p: i for i, p in enumerate(dict.fromkeys(data["panel"]))}
+    out["backend"] = pd.Categorical(out["backend"], cells["backend"].cat.categories, ordered=True)
+    out = out.assign(rank=out["panel"].map(panel_rank))
+    return out.sort_values(["rank", "backend"], kind="stable").drop(columns="rank")
+
+
+# --- tables ---------------------------------------------------------------------------
+
+
+def _classes(r: pd.Series) -> str:
+    if r["status"] != "ok":
+        return "bad"
+    return "noisy" if r["noisy"] else ""
+
+
+def _help(key: str) -> str:
+    return DEFINITIONS[key].help()
+
+
+SUMMARY_COLUMNS = (
+    Column("backend"),
+    Column("median ms", True, _help("median")),
+    Column("p90 ms", True, _help("latency")),
+    Column("p99 ms", True, _help("latency")),
+    Column("IQR ms (of median)", True, f"interquartile range; {_help('noisy')}"),
+    Column("examples/s", True, _help("throughput")),
+    Column("first call s", True, "first step including tracing/compilation, cold caches"),
+    Column(
+        "warm first call s",
+        True,
+        "the first call of a new process that finds the compile cache the first one left "
+        "(only backends that keep one)",
+    ),
+    Column("peak MiB", True, "device allocator peak on CUDA, host VmHWM on CPU"),
+    Column("parity err", True, "max |y - y_ref| / max |y_ref| against float64 NumPy"),
+    Column("vs eager", True, _help("vs_eager")),
+    Column("vs torch-eager", True, _help("vs_torch_eager")),
+    Column("status"),
+)
+
+
+def summary_table(cells: pd.DataFrame) -> Table:
+    """Every cell, grouped under a heading row per model, mode, batch size and device."""
+    rows: list[Row] = []
+    previous = None
+    for _, r in cells.iterrows():
+        group = f"{r['model']} · {r['mode']} · batch {r['batch_size']} · {r['source']}"
+        if group != previous:
+            rows.append(Row((group,), "group"))
+            previous = group
+        iqr = f"{fmt.sig(r['iqr_ms'])} ({fmt.percent(r['iqr_ratio'])})" if r["n"] else "–"
+        rows.append(
+            Row(
+                (
+                    str(r["backend"]),
+                    fmt.sig(r["median_ms"]),
+                    fmt.sig(r["p90_ms"]),
+                    fmt.sig(r["p99_ms"]),
+                    iqr,
+                    fmt.count(r["throughput_per_s"]),
+                    fmt.sig(r["first_call_s"]),
+                    fmt.sig(r["first_call_warm_s"]),
+                    fmt.mib(r["memory_bytes"]),
+                    fmt.error(r["parity_max_rel_err"]),
+                    fmt.times(r["vs_eager"]),
+                    fmt.times(r["vs_torch_eager"]),
+                    status_text(r),
+                ),
+                _classes(r),
+            )
+        )
+    return Table("summary-table", SUMMARY_COLUMNS, tuple(rows))
+
+
+WHERE_COLUMNS = (
+    Column("model"),
+    Column("mode"),
+    Column("batch", True),
+    Column("device"),
+    Column("backend"),
+)
+
+
+def _where(r: pd.Series) -> tuple[str, ...]:
+    return (str(r["model"]), str(r["mode"]), str(r["batch_size"]), r["source"], str(r["backend"]))
+
+
+def noisy_table(cells: pd.DataFrame) -> Table:
+    """ok cells whose IQR is over the noise threshold of their median."""
+    rows = [
+        Row(
+            (
+                *_where(r),
+                fmt.sig(r["median_ms"]),
+                fmt.sig(r["iqr_ms"]),
+                fmt.percent(r["iqr_ratio"]),
+                fmt.sig(r["p99_ms"]),
+                str(r["n"]),
+            ),
+            "noisy",
+        )
+        for _, r in cells[cells["noisy"]].iterrows()
+    ]
+    columns = (
+        *WHERE_COLUMNS,
+        Column("median ms", True),
+        Column("IQR ms", True),
+        Column("IQR / median", True),
+        Column("p99 ms", True),
+        Column("samples", True),
+    )
+    empty = f"No cell is noisy (IQR/median ≤ {NOISY_IQR_RATIO:.0%})."
+    return Table("noisy-table", columns, tuple(rows), empty)
+
+
+def geomean_table(geo: pd.DataFrame) -> Table:
+    rows = [
+        Row(
+            (
+                g["panel"],
+                str(g["backend"]),
+                fmt.times(g["vs_eager"]),
+                f"{g['vs_eager_covered']}/{g['total']}",
+                fmt.times(g["vs_torch_eager"]),
+                f"{g['vs_torch_eager_covered']}/{g['total']}",
+                f"{g['ok']}/{g['total']} ({fmt.percent(g['ok'] / g['total'])})",
+            ),
+            "" if g["ok"] == g["total"] else "bad",
+        )
+        for _, g in geo.iterrows()
+    ]
+    columns = (
+        Column("mode · device"),
+        Column("backend"),
+        Column("geomean vs own eager", True, _help("geomean")),
+        Column("covered", True, "workloads with a speedup / workloads run"),
+        Column("geomean vs torch-eager", True, _help("geomean")),
+        Column("covered", True),
+        Column("pass rate", True, _help("pass_rate")),
+    )
+    return Table("geomean-table", columns, tuple(rows), "No cell to summarise.")
+
+
+def break_even_table(pairs: pd.DataFrame) -> Table:
+    rows = [
+        Row(
+            (
+                p,
+                w,
+                str(r["backend"]),
+                str(r["eager_backend"]),
+                f"{fmt.sig(r['static_first_s'])} / {fmt.sig(r['eager_first_s'])}",
+                f"{fmt.sig(r['static_median_ms'])} / {fmt.sig(r['eager_median_ms'])}",
+                fmt.steps(r["break_even_steps"]),
+                fmt.steps(r["break_even_warm_steps"]),
+            ),
+        )
+        for p, w, (_, r) in zip(
+            frame.panel(pairs), frame.workload(pairs), pairs.iterrows(), strict=True
+        )
+    ]
+    columns = (
+        Column("mode · device"),
+        Column("model, batch"),
+        Column("static backend"),
+        Column("eager backend"),
+        Column("first result s (static / eager)", True, "build + first call"),
+        Column("median ms (static / eager)", True),
+        Column("break-even steps (cold)", True, _help("break_even")),
+        Column(
+            "break-even steps (warm)",
+            True,
+            "the same with the static backend's warm start (a new process finding its compile "
+            "cache); – where nothing persists between processes",
+        ),
+    )
+    return Table("break-even-table", columns, tuple(rows), "No static/eager pair of ok cells.")
+
+
+# --- citations ------------------------------------------------------------------------
+
+
+def _run(run_id: str, commit: str) -> str:
+    return f"run {run_id} @ {commit}"
+
+
+def cite_cell(r: pd.Series) -> str:
+    """``mlp train b128 cpu jax-jit: median 4.31 ms (p90 4.46, n 231), 29,690 examples/s,
+    13.44× vs jax-eager; run 20261123-002734-cpu @ 78d4d6c (dirty)``"""
+    where = f"{r['model']} {r['mode']} b{r['batch_size']} {r['device']} {r['backend']}"
+    if r["precision"] != "float32":
+        where += f" {r['precision']}"
+    noisy = f", noisy: IQR {fmt.percent(r['iqr_ratio'])} of median" if r["noisy"] else ""
+    text = (
+        f"{where}: median {fmt.sig(r['median_ms'])} ms (p90 {fmt.sig(r['p90_ms'])}, "
+        f"n {r['n']}{noisy}), {fmt.count(r['throughput_per_s'])} examples/s"
+    )
+    if r["static"] and not math.isnan(r["vs_eager"]):
+        text += f", {fmt.times(r['vs_eager'])} vs {r['eager_backend']}"
+    return f"{text}; {_run(r['run_id'], r['commit'])}"
+
+
+def cite_geomean(g: pd.Series) -> str | None:
+    """``jax-jit train cpu: geometric-mean speedup 3.10× vs jax-eager over 2/2 workloads,
+    ...``; None where there is nothing to cite (torch-eager against itself)."""
+    parts = []
+    if g["backend"] != g["eager_backend"] and g["vs_eager_covered"]:
+        parts.append(
+            f"{fmt.times(g['vs_eager'])} vs {g['eager_backend']} over "
+            f"{g['vs_eager_covered']}/{g['total']} workloads"
+        )
+    if g["eager_backend"] != TORCH_EAGER and g["vs_torch_eager_covered"]:
+        parts.append(
+            f"{fmt.times(g['vs_torch_eager'])} vs {TORCH_EAGER} over "
+            f"{g['vs_torch_eager_covered']}/{g['total']} workloads"
+        )
+    if not parts:
+        return None
+    where = f"{g['backend']} {g['panel'].replace(' · ', ' ')}"
+    return (
+        f"{where}: geometric-mean speedup {', '.join(parts)}; run {g['run_ids']} @ {g['commits']}"
+    )
+
+
+def cite_break_even(r: pd.Series) -> str:
+    """``mlp train b128 cpu tf-xla vs tf-eager: breaks even after 58 steps ...``"""
+    b: metrics.BreakEven = r["break_even"]
+    if b.never:
+        verdict = f"never breaks even, {b.text().removeprefix('never: ')}"
+    elif b.kind is metrics.BreakEvenKind.AHEAD:
+        verdict = "ahead from the first step"
+    else:
+        verdict = f"breaks even after {fmt.steps(r['break_even_steps'])} steps"
+    warm = r["break_even_warm"]
+    if warm.steps is not None:
+        verdict += f" ({fmt.steps(r['break_even_warm_steps'])} from a warm start)"
+    return (
+        f"{r['model']} {r['mode']} b{r['batch_size']} {r['device']} {r['backend']} vs "
+        f"{r['eager_backend']}: {verdict}; first result {fmt.sig(r['static_first_s'])} s vs "
+        f"{fmt.sig(r['eager_first_s'])} s, median {fmt.sig(r['static_median_ms'])} ms vs "
+        f"{fmt.sig(r['eager_median_ms'])} ms; {_run(r['run_id'], r['commit'])}"
+    )
+
+
+# --- figures --------------------------------------------------------------------------
+
+HEATMAP_CAPTION = (
+    "One panel per mode and device; each row is a model at one batch size, each column a "
+    "backend. The number is the baseline's median step time divided by this backend's: "
+    "2.00× is twice as fast, 0.50× half as fast (slowdowns stay below 1, never clipped). "
+    "Blue is faster, red slower; the colour saturates at 8× but the number is exact. "
+    f"An asterisk (1.24×*) marks a noisy cell: its IQR is over {NOISY_IQR_RATIO:.0%} of its "
+    "median. Grey cells print the status of a cell that has no speed: failed, timeout, oom, "
+    "skipped, or mismatch (its output disagreed with the float64 reference, so it was not "
+    "timed). “no baseline”: this cell is ok but its baseline is not. The last row is each "
+    f"backend's pass rate in the panel (ok cells / cells run). Computed by "
+    f"{DEFINITIONS['vs_eager'].function} and {DEFINITIONS['vs_torch_eager'].function}."
+)
+
+CAPTIONS: dict[str, tuple[str, str]] = {
+    "speedup-eager": (
+        "Speedup over the same framework's eager backend",
+        "What compiling or tracing buys within one framework (torch-compile against "
+        "torch-eager, jax-jit against jax-eager, tf-xla against tf-eager). " + HEATMAP_CAPTION,
+    ),
+    "speedup-torch": (
+        "Speedup over torch-eager",
+        "Every backend against one common baseline, eager PyTorch, so backends of different "
+        "frameworks can be compared on the same scale (jax-jit against torch-eager, not "
+        "against jax-eager). Read it as Figure {first}a: the number is torch-eager's median "
+        "over this backend's, blue faster, red slower, grey not ok, last row the pass rate.",
+    ),
+    "latency": (
+        "Steady-state latency: {model}",
+        "One box per backend from its raw timed samples (each one synced step after the "
+        "warm-up). The box spans the middle half of the samples (the IQR), the line inside "
+        "is the median, whiskers reach 1.5 IQR and dots are the samples beyond. Further "
+        "left is faster; a wide box is a noisy cell. The axis is logarithmic where the "
+        "backends span more than 10×. Cells that are not ok are named with their status.",
+    ),
+    "throughput": (
+        "Throughput against batch size",
+        "Examples per second, measured as back-to-back steps with one sync at the end (so "
+        "an asynchronous backend may overlap dispatch and execution). One panel per model "
+        "and mode/device, one line per backend; higher is better, and a line that flattens "
+        "has saturated the device. Both axes are logarithmic. A model measured at a single "
+        "batch size shows points only. ok cells only. Computed by "
+        f"{DEFINITIONS['throughput'].function}.",
+    ),
+    "memory": (
+        "Peak memory per cell",
+        "Each dot is one ok cell (colour and marker: model and batch size). On CPU the "
+        "counter is the worker process's peak resident set (VmHWM), which covers its whole "
+        "life: interpreter, framework runtime, compiler and the steps, so it is the "
+        "footprint of running that backend, not the size of the model's tensors. On CUDA it "
+        "is the framework allocator's peak. Counters in these runs: {counters}.",
+    ),
+    "first-call": (
+        "First-call time",
+        "The first step of each cell, including tracing and compilation from empty caches "
+        "(a cold start); logarithmic axis. Eager backends pay little here; compiled and "
+        "traced backends pay it once per input shape. Cells that timed out keep the first "
+        "call they measured.",
+    ),
+    "break-even": (
+        "Break-even steps of static backends",
+        "After how many steps a compiled or traced backend has paid back its start-up "
+        "against its framework's eager backend: (static first result − eager first result) "
+        "/ (eager median − static median), where first result = build + first call. A job "
+        "longer than that is better off with the static backend. ◀ at the left edge (0): "
+        "it starts sooner and runs faster, so it is ahead from the first step. ▶ at the "
+        "right edge (never): its steps are not measurably faster (the bootstrap "
+        f"{metrics.BREAK_EVEN_CONFIDENCE:.0%} interval of the static/eager median ratio "
+        "reaches 1), so its start-up is never paid back. Logarithmic axis. Computed by "
+        f"{DEFINITIONS['break_even'].function}.",
+    ),
+    "flops": (
+        "Achieved FLOP/s",
+        "The model's analytic FLOPs per step (each multiply-add of a matmul or convolution "
+        "counts 2; a training step counts 3× the forward pass; elementwise work is not "
+        "counted) divided by the median step time. Higher is better; it is comparable "
+        "across batch sizes and models, and a lower bound on the arithmetic done. Computed "
+        f"by {DEFINITIONS['flops'].function}.",
+    ),
+}
+
+
+def _counters(cells: pd.DataFrame) -> str:
+    seen = cells[cells["memory_counter"] != ""][["device", "framework", "memory_counter"]]
+    parts = [
+        f"{d} ({f}): {c}" if d != "cpu" else f"cpu: {c}"
+        for d, f, c in seen.drop_duplicates().itertuples(index=False)
+    ]
+    return "; ".join(dict.fromkeys(parts)) or "none recorded"
+
+
+def build_figures(cells: pd.DataFrame, pairs: pd.DataFrame, first: int) -> list:
+    n = [str(first + i) for i in range(6)]
+    used_models = set(cells["model"].astype(str))
+    models = [m for m in cells["model"].cat.categories if m in used_models]
+    samples = samples_frame(cells)
+    figures = [
+        figure(
+            f"fig-{n[0]}a",
+            f"{n[0]}a",
+            CAPTIONS["speedup-eager"],
+            lambda: plots.speedup_heatmap(cells, "vs_eager"),
+        ),
+        figure(
+            f"fig-{n[0]}b",
+            f"{n[0]}b",
+            CAPTIONS["speedup-torch"],
+            lambda: plots.speedup_heatmap(cells, "vs_torch_eager"),
+            first=n[0],
+        ),
+    ]
+    for i, model in enumerate(models, start=1):
+        figures.append(
+            figure(
+                f"fig-{n[1]}-{i}",
+                f"{n[1]}.{i}",
+                CAPTIONS["latency"],
+                functools.partial(plots.latency_distributions, cells, samples, model),
+                model=model,
+            )
+        )
+    figures += [
+        figure(
+            f"fig-{n[2]}", n[2], CAPTIONS["throughput"], lambda: plots.throughput_vs_batch(cells)
+        ),
+        figure(
+            f"fig-{n[3]}",
+            n[3],
+            CAPTIONS["memory"],
+            lambda: plots.peak_memory(cells),
+            counters=_counters(cells),
+        ),
+        figure(f"fig-{n[4]}a", f"{n[4]}a", CAPTIONS["first-call"], lambda: plots.first_call(cells)),
+        figure(f"fig-{n[4]}b", f"{n[4]}b", CAPTIONS["break-even"], lambda: plots.break_even(pairs)),
+        figure(f"fig-{n[5]}", n[5], CAPTIONS["flops"], lambda: plots.achieved_flops(cells)),
+    ]
+    return figures
+
+
+# --- the section ----------------------------------------------------------------------
+
+
+def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
+    cells = cells_frame(runs)
+    if cells.empty:
+        return None
+    pairs = break_even_frame(cells)
+    geo = geomean_frame(cells)
+    statuses = Counter(cells["status"])
+    ok = cells[cells["status"] == "ok"]
+    noisy = int(cells["noisy"].sum())
+    warnings = []
+    if noisy > NOISY_WARNING_SHARE * max(1, len(ok)):
+        warnings.append(
+            f"{noisy} of the {len(ok)} ok cells are noisy (interquartile range over "
+            f"{NOISY_IQR_RATIO:.0%} of the median): the machine was probably busy while these "
+            "runs measured. Medians are still the best estimate, but treat differences of less "
+            "than about the spread as unproven, and re-run on a quiet machine before citing them."
+        )
+    figures = build_figures(cells, pairs, first_figure)
+    nav = [
+        ("reading", "How to read this report"),
+        ("headline", "Geometric-mean speedups"),
+        *((f.id, f"Figure {f.number}: {f.title}") for f in figures),
+        ("summary", "Summary of every cell"),
+        ("noisy", "Noisy cells"),
+        ("break-even", "Break-even steps"),
+    ]
+    citations = [
+        ("Cells", [cite_cell(r) for _, r in ok.iterrows()], "No ok cell."),
+        (
+            "Geometric-mean speedups",
+            [c for _, g in geo.iterrows() if (c := cite_geomean(g))],
+            "No speedup to cite.",
+        ),
+        (
+            "Break-even",
+            [cite_break_even(r) for _, r in pairs.iterrows()],
+            "No static/eager pair to cite.",
+        ),
+    ]
+    return Section(
+        scenario=SCENARIO,
+        total=len(cells),
+        template="sections/fixed.html.j2",
+        noun="fixed-shape cells",
+        counts=[*((s, statuses[s]) for s in STATUSES if statuses[s]), ("noisy", noisy)],
+        warnings=warnings,
+        nav=nav,
+        context={
+            "figures": figures,
+            "geomean": geomean_table(geo),
+            "summary": summary_table(cells),
+            "noisy_cells": noisy_table(cells),
+            "break_even": break_even_table(pairs),
+            "noise_threshold": f"{NOISY_IQR_RATIO:.0%}",
+        },
+        failures=cells[cells["status"] != "ok"],
+        citations=citations,
+        figures_used=6,
+    )
