@@ -30,6 +30,12 @@ EAGER_STRATEGY = "exact"
 # A per-step gain counts for break-even only where this share of the bootstrap interval
 # of the static/eager ratio lies below 1.
 BREAK_EVEN_CONFIDENCE = 0.95
+# A warm-up step has settled when it is no slower than this many times the steady median
+# (or than the steady samples' p90, where they spread more).
+SETTLE_FACTOR = 1.25
+# A median within this many times the harness floor (an empty synced step) is mostly the
+# harness: the report says so.
+FLOOR_MARGIN = 5.0
 
 
 # --- one cell -------------------------------------------------------------------------
@@ -103,6 +109,39 @@ def achieved_flops_per_s(r: CellResult) -> float | None:
     return flops / (median / 1e3)
 
 
+def settle_steps(warmup_ms: list[float], samples_ms: list[float]) -> int:
+    """How many warm-up steps the step time took to settle: the number of warm-up steps
+    before the first one from which every warm-up step is at most max(SETTLE_FACTOR x
+    median(samples), p90(samples)); all of them where the last is still slower (it settled
+    only by the timed samples)."""
+    if not warmup_ms or not samples_ms:
+        return len(warmup_ms)
+    bound = max(SETTLE_FACTOR * float(np.median(samples_ms)), float(np.percentile(samples_ms, 90)))
+    settled = len(warmup_ms)
+    for i in range(len(warmup_ms) - 1, -1, -1):
+        if warmup_ms[i] > bound:
+            break
+        settled = i
+    return settled
+
+
+def time_to_steady_state(r: CellResult, warm: bool = False) -> float | None:
+    """From nothing to steady steps: ``time_to_first_result`` plus the warm-up steps until the
+    step time settles (``settle_steps``), where CUDA graphs are recorded, autotuners try
+    their candidates and a profiling JIT optimises. Warm: the warm worker's own start and
+    warm-up, settled against the cold worker's samples.
+
+    Reads: build_s, first_call_s, warmup_ms, build_warm_s, first_call_warm_s,
+    warmup_warm_ms, samples_ms
+    """
+    start = time_to_first_result(r, warm)
+    samples = step_samples_ms(r)
+    if start is None or r.steady is None:
+        return start
+    warmup = r.warm.warmup_warm_ms if warm and r.warm else r.steady.warmup_ms
+    return start + sum(warmup[: settle_steps(warmup, samples)]) / 1e3
+
+
 def time_to_first_result(r: CellResult, warm: bool = False) -> float | None:
     """build_s + first_call_s (cold), or build_warm_s + first_call_warm_s (warm: a new
     process that finds the compile cache the cold one left). None where not measured.
@@ -144,6 +183,44 @@ class Baselines:
 
     def torch_eager(self, r: CellResult) -> CellResult | None:
         return self.get(r, TORCH_EAGER)
+
+
+def peak_memory(r: CellResult) -> tuple[int | None, str | None]:
+    """(peak bytes, counter) of a cell: the framework allocator's on a GPU, the worker's host
+    VmHWM on the CPU.
+
+    Reads: device, peak_device_bytes, device_memory_counter, peak_host_rss_bytes,
+    host_memory_counter
+    """
+    m = r.memory
+    if m is None:
+        return None, None
+    if r.cell.device == "cpu":
+        return m.peak_host_rss_bytes, m.host_memory_counter
+    return m.peak_device_bytes, m.device_memory_counter
+
+
+def memory_vs_eager(r: CellResult, baselines: Baselines) -> float | None:
+    """The same framework's eager peak memory / this cell's (``peak_memory``, the same counter
+    for both): above 1, this backend needs less memory than eager. None unless both ok.
+
+    Reads: status, device, peak_device_bytes, peak_host_rss_bytes (of r and its eager cell)
+    """
+    eager = baselines.eager(r)
+    if eager is None or not eager.ok or not r.ok:
+        return None
+    mine, base = peak_memory(r)[0], peak_memory(eager)[0]
+    return base / mine if mine and base else None
+
+
+def near_floor(r: CellResult, floor_us: float | None) -> bool:
+    """The median step is within FLOOR_MARGIN times the harness floor (an empty synced step,
+    measured per run and framework by bench.probe): much of it is the harness's own cost.
+
+    Reads: status, samples_ms, steady_step_ms
+    """
+    median = median_ms(r)
+    return bool(floor_us and median is not None and median * 1e3 < FLOOR_MARGIN * floor_us)
 
 
 def speedup(baseline: CellResult | None, r: CellResult) -> float | None:
@@ -237,19 +314,19 @@ def break_even(static: CellResult, eager: CellResult | None, warm: bool = False)
 
     After n steps both have spent the same time when
     static_start + n * static_median = eager_start + n * eager_median, start =
-    ``time_to_first_result`` (cold, or the static cell's warm start with ``warm``; eager
+    ``time_to_steady_state`` (cold, or the static cell's warm start with ``warm``; eager
     keeps no compile cache, so its cold start serves both). A per-step gain counts only
     when it is measurable: the bootstrap 95% interval of the static/eager ratio of medians
     lies wholly below 1; otherwise it is never (a gain inside the noise would turn into
     millions of steps that are no more than chance).
 
-    Reads: status, build_s, first_call_s, build_warm_s, first_call_warm_s, samples_ms
-    (of both cells)
+    Reads: status, build_s, first_call_s, warmup_ms, build_warm_s, first_call_warm_s,
+    warmup_warm_ms, samples_ms (of both cells)
     """
     if eager is None or not eager.ok:
         return BreakEven(BreakEvenKind.NO_BASELINE)
-    static_start = time_to_first_result(static, warm)
-    eager_start = time_to_first_result(eager)
+    static_start = time_to_steady_state(static, warm)
+    eager_start = time_to_steady_state(eager)
     static_samples, eager_samples = step_samples_ms(static), step_samples_ms(eager)
     if not static.ok or static_start is None or eager_start is None or not static_samples:
         return BreakEven(BreakEvenKind.NOT_MEASURED)
@@ -474,9 +551,28 @@ DEFINITIONS: dict[str, Definition] = {
     "break_even": _d(
         "break-even steps",
         "steps until (static start − eager start) is paid back by (eager median − static "
-        "median), start = build + first call; never where the per-step gain is not "
-        f"outside the {BREAK_EVEN_CONFIDENCE:.0%} bootstrap interval",
+        "median), start = build + first call + the warm-up steps until the step time "
+        f"settles; never where the per-step gain is not outside the "
+        f"{BREAK_EVEN_CONFIDENCE:.0%} bootstrap interval",
         break_even,
+    ),
+    "steady_start": _d(
+        "to steady state s",
+        "build + first call + the warm-up steps until the step time settles (within "
+        f"{SETTLE_FACTOR:g}× the median or the p90 of the samples): the start a job pays",
+        time_to_steady_state,
+    ),
+    "memory_vs_eager": _d(
+        "eager / this peak memory",
+        "the same framework's eager peak memory over this backend's, same counter: above 1 "
+        "this backend needs less",
+        memory_vs_eager,
+    ),
+    "near_floor": _d(
+        "near the floor",
+        f"median within {FLOOR_MARGIN:g}× the harness floor (an empty synced step): much of "
+        "it is the timer and the sync, not the model",
+        near_floor,
     ),
     "flops": _d(
         "GFLOP/s", "the model's analytic FLOPs per step / median step time", achieved_flops_per_s

@@ -91,7 +91,7 @@ _MEASUREMENT: dict[str, dict[str, Any]] = {
         min_samples=30,
         min_time_s=5.0,
         max_samples=5000,
-        timeout_s=1800.0,
+        timeout_s=2400.0,
     ),
 }
 

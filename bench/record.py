@@ -22,15 +22,24 @@ parity          parity_max_rel_err, parity_tolerance,   bench.parity.check
                 parity_output
 first_call      first_call_s                            scenarios.fixed.first_call
 steady          warmup_ms, samples_ms, pipeline_steps,  scenarios.fixed.steady_state
-                pipeline_s, compilations
+                pipeline_s, compilations, cuda_graphs
 passes          lengths, fed_lengths, parity_steps,     scenarios.stream.run_passes
                 step_ms, compiled_at, steady_step_ms,
                 compilations, compilations_second_pass
 memory          peak_host_rss_bytes, host_memory_       worker.memory_of
                 counter, peak_device_bytes,
-                device_memory_counter
+                device_memory_counter,
+                peak_gpu_process_bytes,
+                gpu_process_memory_counter
+gpu             gpu_index, gpu_uuid, gpu_name, gpu_     worker.gpu_of
+                memory_bytes, gpu_sm_clock_mhz,
+                gpu_memory_clock_mhz, gpu_power_
+                limit_w, gpu_temperature_start_c,
+                gpu_temperature_end_c, gpu_
+                throttle_reasons
 warm            warm_start, build_warm_s,               runner.warm_start_of (from the
-                first_call_warm_s                       warm worker's own first call)
+                first_call_warm_s, warmup_warm_ms       warm worker's own first call and
+                                                        warm-up)
 process         started_utc, wall_s, worker_exit_code,  runner.process_of
                 output_tail, log
 outcome         status, error                           the worker's verdict (its
@@ -144,6 +153,8 @@ class Steady(Group):
     pipeline_steps: int | None = _f(1)
     pipeline_s: float | None = _f(0)
     compilations: int | None = _f(0)
+    # CUDA-graph backends: asked for, really used, and why not (Backend.cuda_graphs).
+    cuda_graphs: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,8 +175,30 @@ class Memory(Group):
     NAME = "memory"
     peak_host_rss_bytes: int | None = _f(0)
     host_memory_counter: str | None = None
+    # The framework allocator's peak, and the counter it comes from.
     peak_device_bytes: int | None = _f(0)
     device_memory_counter: str | None = None
+    # The driver's view of the worker's GPU memory (bench.gpu), the same for every framework.
+    peak_gpu_process_bytes: int | None = _f(0)
+    gpu_process_memory_counter: str | None = None
+
+
+@dataclass(frozen=True)
+class Gpu(Group):
+    """The GPU a CUDA cell ran on and its state at the start and the end (bench.gpu)."""
+
+    NAME = "gpu"
+    gpu_index: int | None = None
+    gpu_uuid: str | None = None
+    gpu_name: str | None = None
+    gpu_memory_bytes: int | None = _f(0)
+    gpu_sm_clock_mhz: int | None = None
+    gpu_memory_clock_mhz: int | None = None
+    gpu_power_limit_w: float | None = None
+    gpu_temperature_start_c: int | None = None
+    gpu_temperature_end_c: int | None = None
+    # Clock-limiting reasons NVML reported while the worker ran (power cap, thermal, ...).
+    gpu_throttle_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -175,6 +208,7 @@ class WarmStart(Group):
     warm_start: str | None = None
     build_warm_s: float | None = _f(0)
     first_call_warm_s: float | None = _f(0)
+    warmup_warm_ms: list[float] = field(default_factory=list)  # the warm worker's warm-up
 
 
 @dataclass(frozen=True)
@@ -198,6 +232,7 @@ GROUPS: tuple[type[Group], ...] = (
     Steady,
     Passes,
     Memory,
+    Gpu,
     WarmStart,
     Process,
 )
@@ -217,6 +252,7 @@ class CellResult:
     steady: Steady | None = None
     passes: Passes | None = None
     memory: Memory | None = None
+    gpu: Gpu | None = None
     warm: WarmStart | None = None
     process: Process | None = None
 

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from bench.store import CELLS_FILE, append_result, read_results, repair_torn_tai
 from bench.worker import Job
 
 SIGNAL_NAMES = {-s.value: s.name for s in signal.Signals}
+MIN_TIMEOUT_S = 30.0
 REPO = Path(__file__).resolve().parents[1]
 NO_PERSISTENT_CACHE = "no persistent compile cache: a new process starts cold"
 
@@ -45,6 +47,8 @@ def worker_env(cell: Cell, settings: Settings, base: dict[str, str] | None = Non
     threads = str(settings.threads)
     env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
     env.update(backends.framework(cell.framework).worker_env)
+    if cell.device == "cuda":
+        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"  # CUDA's GPU numbering is then NVML's
     # The worker may run under another interpreter (--python): it finds bench/ here.
     env["PYTHONPATH"] = importable(env.get("PYTHONPATH"))
     env["PYTHONUNBUFFERED"] = "1"
@@ -86,18 +90,24 @@ class Runner:
         settings: Settings,
         matrix: Sequence[Cell] = (),
         pythons: dict[str, str] | None = None,
+        unavailable: dict[str, str] | None = None,
         executor: Executor | None = None,
         worker: Sequence[str] | None = None,
         expected_job: Sequence[str] = (sys.executable, "-m", "bench.expected"),
+        deadline: float | None = None,
     ):
         self.run_dir = run_dir
         self.run_id = run_id
         self.settings = settings
         self.pythons = dict(pythons or {})
+        # Frameworks whose interpreter lacks them (bench.probe): their cells are skipped.
+        self.unavailable = dict(unavailable or {})
         self.executor = executor or LocalExecutor()
         self.worker = tuple(worker) if worker else None  # a stand-in worker (tests)
         self.expected_job = list(expected_job)
         self.index = {cell.key(): i for i, cell in enumerate(matrix)}
+        # time.monotonic() after which no cell is started (None: no budget).
+        self.deadline = deadline
         (run_dir / "logs").mkdir(exist_ok=True)
         (run_dir / expected.EXPECTED_DIR).mkdir(exist_ok=True)
         self.notes = [n for n in [repair_torn_tail(run_dir / CELLS_FILE)] if n]
@@ -126,6 +136,8 @@ class Runner:
 
         def tasks():
             for cell in cells:
+                if self.deadline is not None and time.monotonic() > self.deadline:
+                    return  # out of time: the rest is left for resume
                 reason = self.skip_reason(cell)
                 if reason is not None:
                     on_start(cell)
@@ -154,6 +166,8 @@ class Runner:
         reason = scenarios.get(cell.scenario).not_applicable(cell)
         if reason:
             return Status.NOT_APPLICABLE, reason
+        if cell.framework in self.unavailable:
+            return Status.SKIPPED, self.unavailable[cell.framework]
         if cell.framework not in self.pythons:
             missing = backends.not_installed_reason(cell.framework)
             if missing:
@@ -183,8 +197,16 @@ class Runner:
             # primitive).
             cache_env=framework.cache_env if info.persistent_cache else {},
             warm_start=scenarios.get(cell.scenario).warm_start and bool(info.persistent_cache),
-            timeout_s=self.settings.timeout_s,
+            timeout_s=self.timeout_of(cell),
         )
+
+    def timeout_of(self, cell: Cell) -> float:
+        """The profile's per-cell timeout, scaled for backends that compile for long, and
+        never past the run's deadline (a time budget, as gpu-check's)."""
+        timeout = self.settings.timeout_s * backends.get(cell.backend).timeout_factor
+        if self.deadline is not None:
+            timeout = min(timeout, max(MIN_TIMEOUT_S, self.deadline - time.monotonic()))
+        return timeout
 
     def ensure_expected(self, cell: Cell) -> Path:
         """The reference outputs of this cell's block, computed once in a process of its own."""
@@ -263,6 +285,7 @@ class Runner:
                 warm_start=cache,
                 build_warm_s=result.build.build_s,
                 first_call_warm_s=result.first_call.first_call_s,
+                warmup_warm_ms=result.steady.warmup_ms if result.steady else [],
             )
         why = unreadable or (result.outcome or classify(warm, task.timeout_s)).error
         status = "failed" if unreadable or result.outcome is None else str(result.status)

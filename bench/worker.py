@@ -11,6 +11,7 @@ This is the only module of the harness that imports a framework (through the bac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -25,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from bench import backends, scenarios
+from bench import backends, gpu, scenarios
 from bench.backends.base import Backend
 from bench.cells import Cell
 from bench.memory import HOST_RSS_COUNTER, peak_rss_bytes
 from bench.precision import TOLERANCE
 from bench.profiles import Settings
-from bench.record import CellResult, Memory, Outcome, Setup, Status
+from bench.record import CellResult, Gpu, Memory, Outcome, Setup, Status
 from bench.scenarios.base import Measurement
 from bench.store import write_json_atomic
 from bench.timing import Clock, default_clock
@@ -103,14 +104,39 @@ def setup_of(backend_cls: type[Backend], cell: Cell, settings: Settings, affinit
     )
 
 
-def memory_of(backend: Backend | None, device: str) -> Memory:
-    """The worker's peaks so far: host VmHWM, and the framework allocator's on a GPU."""
+def memory_of(backend: Backend | None, device: str, sampler: gpu.ProcessSampler | None) -> Memory:
+    """The worker's peaks so far: host VmHWM; on a GPU the framework allocator's and the
+    driver's (NVML, sampled)."""
     on_device = backend is not None and device != "cpu"
+    driver_bytes, driver_counter = sampler.peak() if sampler else (None, None)
     return Memory(
         peak_host_rss_bytes=peak_rss_bytes(),
         host_memory_counter=HOST_RSS_COUNTER,
         peak_device_bytes=backend.peak_device_bytes() if on_device and backend else None,
         device_memory_counter=backend.device_memory_counter if on_device and backend else None,
+        peak_gpu_process_bytes=driver_bytes,
+        gpu_process_memory_counter=driver_counter,
+    )
+
+
+def gpu_of(start: gpu.GpuState | None, sampler: gpu.ProcessSampler | None) -> Gpu | None:
+    """Which GPU the worker ran on, its clocks and limits, its temperature at the start and
+    the end, and every clock-limiting reason seen meanwhile."""
+    if start is None:
+        return None
+    end = gpu.state()
+    reasons = set(start.throttle_reasons) | (sampler.throttle_reasons if sampler else set())
+    return Gpu(
+        gpu_index=start.index,
+        gpu_uuid=start.uuid,
+        gpu_name=start.name,
+        gpu_memory_bytes=start.memory_bytes,
+        gpu_sm_clock_mhz=start.sm_clock_mhz,
+        gpu_memory_clock_mhz=start.memory_clock_mhz,
+        gpu_power_limit_w=start.power_limit_w,
+        gpu_temperature_start_c=start.temperature_c,
+        gpu_temperature_end_c=end.temperature_c if end else None,
+        gpu_throttle_reasons=sorted(reasons | set(end.throttle_reasons if end else ())),
     )
 
 
@@ -123,10 +149,27 @@ def run_job(job: Job, result_path: Path, clock: Clock = default_clock) -> CellRe
     """Measure one cell; the result is saved after every stage and returned at the end."""
     cell = job.cell
     affinity = limit_cpus(job.settings.threads)
+    on_gpu = cell.device == "cuda"
+    start = gpu.state() if on_gpu else None
+    with gpu.ProcessSampler() if on_gpu else contextlib.nullcontext() as sampler:
+        result = _measure(job, result_path, clock, affinity, sampler)
+    result = replace(result, gpu=gpu_of(start, sampler))
+    write_json_atomic(result_path, result.to_json())
+    return result
+
+
+def _measure(
+    job: Job,
+    result_path: Path,
+    clock: Clock,
+    affinity: list[int],
+    sampler: gpu.ProcessSampler | None,
+) -> CellResult:
+    cell = job.cell
     state: dict[str, Any] = {"backend": None}
 
     def save(result: CellResult) -> None:
-        result = replace(result, memory=memory_of(state["backend"], cell.device))
+        result = replace(result, memory=memory_of(state["backend"], cell.device, sampler))
         write_json_atomic(result_path, result.to_json())
 
     m: Measurement | None = None
@@ -160,13 +203,11 @@ def run_job(job: Job, result_path: Path, clock: Clock = default_clock) -> CellRe
         )
         verdict = Outcome(Status.OOM if out_of_memory else Status.FAILED, one_line(exc))
         traceback.print_exc()  # the parent keeps the tail of the output with the result
-    result = replace(
+    return replace(
         m.result if m is not None else result,
         outcome=verdict,
-        memory=memory_of(state["backend"], cell.device),
+        memory=memory_of(state["backend"], cell.device, sampler),
     )
-    write_json_atomic(result_path, result.to_json())
-    return result
 
 
 def start_watchdog(guard: dict[str, Any]) -> None:

@@ -73,6 +73,42 @@ def _framework_settings(run: Run) -> list[tuple[str, str]]:
     return sorted(out.items())
 
 
+def _where_cells_ran(run: Run) -> list[tuple[str, str]]:
+    """The hosts and GPUs the cells of a run used (from the cells themselves)."""
+    hosts = sorted({r.setup.host for r in run.results if r.setup and r.setup.host})
+    gpus: dict[str, str] = {}
+    for r in run.results:
+        g = r.gpu
+        if g is None or not g.gpu_uuid:
+            continue
+        power = f"{g.gpu_power_limit_w:g} W" if g.gpu_power_limit_w is not None else "–"
+        gpus[g.gpu_uuid] = (
+            f"GPU {g.gpu_index} {g.gpu_name} ({g.gpu_uuid}), SM {g.gpu_sm_clock_mhz} MHz, "
+            f"memory {g.gpu_memory_clock_mhz} MHz, power limit {power}"
+        )
+    throttled = sorted({t for r in run.results if r.gpu for t in r.gpu.gpu_throttle_reasons})
+    out = [("hosts the cells ran on", ", ".join(hosts) or "–")]
+    if gpus:
+        out.append(("GPUs the cells ran on", "; ".join(gpus.values())))
+        out.append(("clock limits seen (NVML)", ", ".join(throttled) or "none"))
+    return out
+
+
+def _interpreters(meta: dict) -> list[tuple[str, str]]:
+    """Each framework's interpreter, version and CUDA build, and the harness floor (probes)."""
+    out = []
+    for framework, p in sorted((meta.get("interpreters") or {}).items()):
+        if not isinstance(p, dict):
+            continue
+        floor = (p.get("floor_us") or {}).get("median")
+        text = f"{p.get('interpreter')} (Python {p.get('python')}): {p.get('version')}"
+        text += f", CUDA {p.get('cuda_build')}" if p.get("cuda_build") else ", no CUDA"
+        if isinstance(floor, (int, float)):
+            text += f"; harness floor {floor:.3g} µs (an empty synced step)"
+        out.append((f"{framework}", text))
+    return out
+
+
 def describe(run: Run) -> RunEnvironment:
     meta = run.meta
     env = meta.get("environment") or {}
@@ -98,6 +134,8 @@ def describe(run: Run) -> RunEnvironment:
         ("threads", _text(settings.get("threads", env.get("threads")))),
         ("settings", ", ".join(f"{k}={_text(v)}" for k, v in settings.items())),
     ]
+    facts += _where_cells_ran(run)
+    facts += [(f"interpreter ({f})", text) for f, text in _interpreters(meta)]
     for precision, policy in (meta.get("precision_policy") or {}).items():
         facts.append((f"precision policy ({precision})", _text(policy)))
     if meta.get("training_step"):

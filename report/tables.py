@@ -46,7 +46,12 @@ class Table:
 def status_text(row: pd.Series) -> str:
     """``ok``, ``ok (noisy)``, or the status alone: the reason is in the failures table."""
     if row["status"] == "ok":
-        return "ok (noisy)" if row.get("noisy", False) else "ok"
+        flags = [
+            f
+            for f, on in (("noisy", row.get("noisy")), ("near floor", row.get("near_floor")))
+            if on
+        ]
+        return f"ok ({', '.join(flags)})" if flags else "ok"
     return str(row["status"])
 
 

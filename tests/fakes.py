@@ -67,6 +67,10 @@ class NoopBackend(Backend):
     def unavailable_reason(cls, device: str) -> str | None:
         return None
 
+    @classmethod
+    def cuda_build(cls) -> str | None:
+        return None
+
     def build(self, model, cfg, params, mode, device, strategy="exact") -> None:
         self.calls.append("build")
         self.clock.advance(self.build_cost)

@@ -41,6 +41,20 @@ def fixed(backend, median_ms, build_s=0.1, first_s=0.1, warm=None, status=Status
 EAGER = fixed("torch-eager", 10.0)  # starts in 0.2 s, 10 ms a step
 
 
+def test_the_start_counts_the_warm_up_steps_until_the_step_time_settles():
+    # CUDA graphs recorded on the 2nd and 3rd calls: two slow warm-up steps, then steady.
+    r = fixed("torch-compile-reduce-overhead", 10.0, build_s=1.0, first_s=5.0)
+    warmup = [300.0, 200.0, 10.1, 11.0, 9.9]
+    steady = Steady(warmup, r.steady.samples_ms, 30, 0.3)
+    r = CellResult(
+        r.run_id, r.cell, r.outcome, build=r.build, first_call=r.first_call, steady=steady
+    )
+    assert metrics.settle_steps([300.0, 200.0, 10.1, 11.0, 9.9], r.steady.samples_ms) == 2
+    assert metrics.time_to_steady_state(r) == pytest.approx(1.0 + 5.0 + 0.5)
+    assert metrics.settle_steps([10.0, 10.0], [10.0] * 5) == 0  # steady from the start
+    assert metrics.settle_steps([10.0, 50.0], [10.0] * 5) == 2  # still slow at the end
+
+
 def test_latency_throughput_and_flops():
     r = fixed("torch-compile", 4.0)
     assert metrics.median_ms(r) == pytest.approx(4.0)

@@ -81,11 +81,11 @@ def test_break_even_frame_pairs_static_with_own_eager(cells):
     assert len(pairs) == 11
     r = keyed[("mlp", "infer", 128, "cpu", "torch-compile")]
     assert r.eager_backend == "torch-eager"
-    expected = (r.static_first_s - r.eager_first_s) / (
+    expected = (r.static_start_s - r.eager_start_s) / (
         (r.eager_median_ms - r.static_median_ms) / 1e3
     )
     assert r.break_even_steps == math.ceil(expected)  # whole steps
-    assert r.static_first_s == pytest.approx(1.47 + 7.63)  # build + first call
+    assert r.static_start_s == pytest.approx(1.47 + 7.63)  # build + first call
     assert keyed[("mlp", "train", 128, "cpu", "jax-jit")].break_even_steps == 0.0
     assert fmt.steps(math.inf) == "never (∞)" and fmt.steps(114016.2) == "114,017"
 
@@ -193,8 +193,8 @@ def test_break_even_citation_says_why_it_never_pays_back():
             "break_even_steps": math.inf,
             "break_even_warm": metrics.BreakEven(metrics.BreakEvenKind.NOT_MEASURED),
             "break_even_warm_steps": math.nan,
-            "static_first_s": 0.978,
-            "eager_first_s": 0.901,
+            "static_start_s": 0.978,
+            "eager_start_s": 0.901,
             "static_median_ms": 23.1,
             "eager_median_ms": 23.5,
             "run_id": "r1",
@@ -203,6 +203,6 @@ def test_break_even_citation_says_why_it_never_pays_back():
     )
     assert fixed.cite_break_even(pair) == (
         "lstm train b32 cpu torchscript vs torch-eager: never breaks even, per-step gain "
-        "within the noise: static/eager median 0.984, 95% CI 0.969-1.001; first result "
+        "within the noise: static/eager median 0.984, 95% CI 0.969-1.001; start "
         "0.978 s vs 0.901 s, median 23.1 ms vs 23.5 ms; run r1 @ abc1234"
     )

@@ -183,3 +183,10 @@ def test_expected_output_is_computed_once_per_block(tmp_path, monkeypatch):
     assert [p.name for p in (runner.run_dir / "expected").iterdir()] == [
         "mlp-quick-b2-infer-seed0.npz"
     ]
+
+
+def test_no_cell_starts_after_the_deadline(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_WORKER", "ok")
+    runner = make_runner(tmp_path)
+    runner.deadline = time.monotonic() - 1  # a spent budget: what gpu-check stops at
+    assert runner.run([CELL]) == [] and runner.pending([CELL]) == [CELL]

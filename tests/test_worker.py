@@ -78,13 +78,14 @@ def test_nan_output_is_a_mismatch_recorded_without_a_number():
     assert r.parity.parity_max_rel_err is None  # strict JSON has no NaN or infinity
 
 
-def test_warm_phase_stops_after_the_first_call():
+def test_warm_phase_stops_after_the_warm_up():
     clock = FakeClock()
     backend = NoopBackend(clock, expected())
     verdict, r, _ = measure(backend, clock, phase="warm")
     assert verdict.status is Status.OK
-    assert r.first_call is not None and r.steady is None
-    assert backend.n_steps == 1
+    assert r.first_call is not None and len(r.steady.warmup_ms) == 2
+    assert r.steady.samples_ms == [] and r.steady.pipeline_steps is None
+    assert backend.n_steps == 1 + 2
 
 
 class ExplodingBackend(NoopBackend):

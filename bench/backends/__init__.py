@@ -95,6 +95,9 @@ class BackendInfo:
     dynamic: str | None = None
     # Compiling a model takes tens of seconds on a small CPU: tests of it are marked slow.
     slow_to_build: bool = False
+    # The profile's per-cell timeout times this: max-autotune benchmarks kernel candidates
+    # while it compiles (a cold ResNet-50 training step: tens of minutes on a GPU).
+    timeout_factor: float = 1.0
 
     def dynamic_not_applicable(self) -> str | None:
         """Why the ``dynamic`` strategy does not apply to this backend, or None if it does."""
@@ -141,6 +144,7 @@ BACKENDS: dict[str, BackendInfo] = {
             persistent_cache=_INDUCTOR,
             dynamic=_DYNAMO,
             slow_to_build=True,
+            timeout_factor=2.0,
         ),
         BackendInfo(
             "torch-compile-reduce-overhead",

@@ -58,6 +58,11 @@ class Backend(abc.ABC):
         """None if this backend can run on ``device`` here, else why not (one line)."""
 
     @classmethod
+    @abc.abstractmethod
+    def cuda_build(cls) -> str | None:
+        """The CUDA version the installed framework was built for ("13.0"); None: CPU only."""
+
+    @classmethod
     def is_out_of_memory(cls, exc: BaseException) -> bool:
         return isinstance(exc, MemoryError)
 
@@ -108,6 +113,11 @@ class Backend(abc.ABC):
 
     def peak_device_bytes(self) -> int | None:
         """Peak bytes of the framework's device allocator, or None on CPU."""
+        return None
+
+    def cuda_graphs(self) -> dict[str, Any] | None:
+        """Whether CUDA graphs were asked for and really used (and why not); None where the
+        backend does not use them."""
         return None
 
     @staticmethod

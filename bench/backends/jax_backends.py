@@ -8,6 +8,7 @@ place, as a real training loop would.
 from __future__ import annotations
 
 import functools
+import os
 from importlib import metadata
 from typing import Any
 
@@ -55,6 +56,10 @@ class JaxBackend(Backend):
             "xla_cpu_threads": "schedulable CPUs (process affinity)",
             "jax_default_matmul_precision": "highest",
             "jax_compilation_cache_dir": jax.config.values.get("jax_compilation_cache_dir"),
+            # GPU memory on demand, not 75% reserved at start (the runner's environment).
+            "XLA_PYTHON_CLIENT_PREALLOCATE": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE"),
+            # XLA autotunes GEMMs and convolutions on GPU by default: the policy of all three.
+            "XLA_FLAGS": os.environ.get("XLA_FLAGS"),
         }
 
     @classmethod
@@ -70,6 +75,20 @@ class JaxBackend(Backend):
             jax.devices(platform)
         except RuntimeError as exc:
             return f"JAX has no {platform} backend here ({str(exc).splitlines()[0]})"
+        return None
+
+    @classmethod
+    def cuda_build(cls) -> str | None:
+        # The CUDA plugin is a distribution of its own: jax-cuda12-plugin, jax-cuda13-plugin.
+        for major in (13, 12):
+            try:
+                metadata.version(f"jax-cuda{major}-plugin")
+            except metadata.PackageNotFoundError:
+                continue
+            try:
+                return ".".join(metadata.version("nvidia-cuda-runtime").split(".")[:2])
+            except metadata.PackageNotFoundError:
+                return str(major)
         return None
 
     @classmethod

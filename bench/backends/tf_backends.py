@@ -74,7 +74,12 @@ class TfBackend(Backend):
                 tf.config.set_visible_devices([], "GPU")
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(threads)
+            # Grow GPU memory on demand (TensorFlow takes it all by default): its allocator's
+            # peak is then use, not reservation.
+            for gpu in tf.config.list_physical_devices("GPU"):
+                tf.config.experimental.set_memory_growth(gpu, True)
         tf.config.experimental.enable_tensor_float_32_execution(False)
+        gpus = tf.config.list_physical_devices("GPU") if device != "cpu" else []
         # tf.function keeps nothing between processes; XLA's persistent cache directory
         # comes from the runner's environment (TF_XLA_FLAGS).
         return {
@@ -86,6 +91,9 @@ class TfBackend(Backend):
             ),
             "tensor_float_32_execution": tf.config.experimental.tensor_float_32_execution_enabled(),
             "TF_XLA_FLAGS": os.environ.get("TF_XLA_FLAGS"),
+            "memory_growth": [tf.config.experimental.get_memory_growth(g) for g in gpus],
+            # cuDNN autotuning, TensorFlow's default (1): the policy of all three frameworks.
+            "TF_CUDNN_USE_AUTOTUNE": os.environ.get("TF_CUDNN_USE_AUTOTUNE", "1 (default)"),
         }
 
     @classmethod
@@ -97,6 +105,11 @@ class TfBackend(Backend):
         if device == "cuda" and not tf.config.list_physical_devices("GPU"):
             return f"this TensorFlow build ({tf.__version__}) sees no GPU"
         return None
+
+    @classmethod
+    def cuda_build(cls) -> str | None:
+        info = tf.sysconfig.get_build_info()
+        return info.get("cuda_version") if info.get("is_cuda_build") else None
 
     @classmethod
     def is_out_of_memory(cls, exc: BaseException) -> bool:

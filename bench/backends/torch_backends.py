@@ -45,6 +45,9 @@ class TorchBackend(Backend):
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         torch.set_float32_matmul_precision("highest")
+        # The tuning policy every framework follows: pick each convolution's algorithm by
+        # timing the candidates on first use (XLA and TensorFlow do this by default).
+        torch.backends.cudnn.benchmark = device == "cuda"
         return {
             "TORCHINDUCTOR_CACHE_DIR": os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
             "torch.get_num_threads": torch.get_num_threads(),
@@ -63,6 +66,10 @@ class TorchBackend(Backend):
         if device == "cuda" and not torch.cuda.is_available():
             return f"this torch build ({torch.__version__}) sees no CUDA device"
         return None
+
+    @classmethod
+    def cuda_build(cls) -> str | None:
+        return torch.version.cuda
 
     @classmethod
     def is_out_of_memory(cls, exc: BaseException) -> bool:
@@ -159,6 +166,25 @@ class TorchCompile(TorchBackend):
         # Dynamo's count of distinct graphs compiled in this process (graph breaks and
         # recompiles each add one).
         return int(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+
+    def cuda_graphs(self) -> dict[str, Any] | None:
+        """reduce-overhead, and max-autotune on CUDA, replay CUDA graphs unless Inductor
+        finds a reason not to (a CPU tensor, a mutated input...): say which it was."""
+        if self.compile_mode not in ("reduce-overhead", "max-autotune"):
+            return None
+        if self.device.type != "cuda":
+            return {"requested": False, "used": False, "why": "CUDA graphs are CUDA only"}
+        skips = int(torch._dynamo.utils.counters["inductor"]["cudagraph_skips"])
+        reasons = sorted(
+            {
+                str(m.cudagraph_skip_reason)
+                for m in torch._dynamo.utils.get_compilation_metrics()
+                if getattr(m, "cudagraph_skip_reason", None)
+            }
+        )
+        if skips and not reasons:
+            reasons = ["not recorded: run with TORCH_LOGS=cudagraphs to see it in the log"]
+        return {"requested": True, "used": skips == 0, "skips": skips, "why": reasons}
 
 
 class TorchCompileMaxAutotune(TorchCompile):

@@ -1,4 +1,4 @@
-"""The command line: ``python -m bench {list,env,run,resume,summary,report,compare}``.
+"""The command line: ``python -m bench {list,env,run,resume,summary,report,compare,gpu-check}``.
 
 The only place that exits the process. A ``UsageError`` (bad input, an unusable path,
 a results file that cannot be read) is printed as one line naming what was expected,
@@ -18,7 +18,7 @@ from rich.console import Console
 from bench import compare, scenarios
 from bench.cells import DEVICES
 from bench.cli import args as check
-from bench.cli import pages, run, show
+from bench.cli import gpucheck, pages, run, show
 from bench.errors import UsageError
 from bench.precision import PRECISIONS
 from bench.profiles import PROFILE_NAMES, available_cores
@@ -66,6 +66,12 @@ def build_parser() -> Parser:
     r.add_argument(
         "--precisions",
         help=f"comma-separated from {', '.join(PRECISIONS)}, or 'all' (default float32)",
+    )
+    r.add_argument(
+        "--python",
+        metavar="FRAMEWORK=PATH[,...]",
+        help="run a framework's workers under this interpreter (its own environment, e.g. "
+        "its CUDA build; default: this one)",
     )
     r.add_argument("--profile", choices=PROFILE_NAMES, default="quick")
     r.add_argument("--out-dir", type=Path, default=Path("results"))
@@ -126,6 +132,7 @@ def build_parser() -> Parser:
         help="exit 1 when a cell is slower beyond the threshold, stopped being ok or is missing "
         "from B, or when nothing was compared (for CI)",
     )
+    gpucheck.add_parser(sub)
     return parser
 
 
@@ -158,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             return pages.cmd_report(a, err, command)
         if a.command == "compare":
             return pages.cmd_compare(a, out, err, command)
+        if a.command == "gpu-check":
+            return gpucheck.cmd_gpu_check(a, out, err)
         raise AssertionError(f"unhandled command {a.command!r}")
     except UsageError as exc:
         message = plain(" ".join(str(exc).split()))  # one line, nothing for the terminal

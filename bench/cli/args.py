@@ -80,6 +80,30 @@ def names(option: str, text: str | None, valid: tuple[str, ...], default: str = 
     return tuple(dict.fromkeys(picked))
 
 
+def interpreters(text: str, frameworks: tuple[str, ...]) -> dict[str, str]:
+    """``torch=/envs/t/bin/python,jax=...`` -> {framework: interpreter}, each an executable."""
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        framework, sep, path = part.strip().partition("=")
+        if not sep or not path.strip():
+            raise UsageError(
+                f"--python: {part.strip()!r} is not FRAMEWORK=PATH; expected e.g. "
+                "torch=/envs/torch-cuda/bin/python,jax=/envs/jax-cuda/bin/python"
+            )
+        if framework not in frameworks:
+            raise UsageError(
+                f"--python: unknown framework {framework!r}; expected one of: "
+                f"{', '.join(frameworks)}"
+            )
+        if framework in out:
+            raise UsageError(f"--python: {framework} is given twice")
+        python = Path(path.strip()).expanduser()
+        if not (python.is_file() and os.access(python, os.X_OK)):
+            raise UsageError(f"--python {framework}={python}: not an executable file")
+        out[framework] = str(python.absolute())
+    return out
+
+
 def batch_sizes(text: str) -> tuple[int, ...]:
     """``1,8,64``: positive integers up to MAX_BATCH_SIZE, duplicates dropped."""
     sizes = []

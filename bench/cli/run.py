@@ -14,13 +14,14 @@ import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 import models
-from bench import backends, environment, metrics, scenarios, summary
+from bench import backends, environment, metrics, probe, scenarios, summary
 from bench.backends.base import ADAM, LOSS
 from bench.cells import MODES, Cell
 from bench.cli import args as check
@@ -86,6 +87,25 @@ def request_from(a: argparse.Namespace) -> tuple[str, MatrixRequest]:
     return scenario.name, request
 
 
+def probe_frameworks(
+    cells: list[Cell], pythons: dict[str, str], device: str, err: Console
+) -> dict[str, probe.Probe]:
+    """Ask each framework of the matrix, in its own interpreter, what it can do here; on
+    CUDA a framework that cannot see the GPU stops the run (bench.probe)."""
+    frameworks = list(dict.fromkeys(c.framework for c in cells))
+    err.print(Text(f"graphbench: probing {', '.join(frameworks)} ({device})"))
+    return probe.check(frameworks, pythons, device)
+
+
+def probes_meta(probes: dict[str, probe.Probe]) -> dict[str, Any]:
+    """What run.json records of the probes: each framework's interpreter, version, CUDA
+    build and driver, and the harness floor."""
+    return {
+        "interpreters": {f: p.to_json() for f, p in probes.items()},
+        "harness_floor_us": {f: p.floor_us for f, p in probes.items() if p.floor_us},
+    }
+
+
 def run_meta(run_id: str, settings: Settings, cells: list[Cell], scenario: str) -> dict:
     used = sorted({c.precision for c in cells}, key=PRECISIONS.index)
     return {
@@ -121,7 +141,9 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
     if not cells:
         raise UsageError("the options select no cell; see python -m bench list")
     settings = settings_for(a.profile, timeout_s=a.timeout, threads=a.threads)
+    pythons = check.interpreters(a.python, tuple(backends.FRAMEWORKS)) if a.python else {}
     check.output_dir("--out-dir", a.out_dir)
+    probes = probe_frameworks(cells, pythons, a.device, err)
     try:
         run_dir = new_run_dir(a.out_dir, a.device, scenario)
     except OSError as exc:
@@ -129,8 +151,9 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
             f"--out-dir {a.out_dir}: cannot create a run directory ({exc.strerror or exc})"
         ) from None
     meta = run_meta(run_dir.name, settings, cells, scenario)
+    meta.update(pythons=pythons, **probes_meta(probes))
     write_meta(run_dir, meta)
-    return execute(run_dir, meta, cells, settings, out, err)
+    return execute(run_dir, meta, cells, settings, out, err, probes)
 
 
 def cmd_resume(a: argparse.Namespace, out: Console, err: Console) -> int:
@@ -139,8 +162,14 @@ def cmd_resume(a: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError(f"{a.run_dir}: run.json has no matrix to resume")
     settings = Settings.from_dict(run.meta["settings"], f"{a.run_dir / RUN_FILE}: settings")
     cells = matrix_of(run.meta)
+    pythons = run.meta.get("pythons") or {}
+    if pythons:  # the interpreters the run started with must still be there
+        listed = ",".join(f"{f}={p}" for f, p in dict(pythons).items())
+        pythons = check.interpreters(listed, tuple(backends.FRAMEWORKS))
+    devices = {c.device for c in cells}
+    probes = probe_frameworks(cells, pythons, "cuda" if "cuda" in devices else "cpu", err)
     run.meta.setdefault("resumed_utc", []).append(utc_now())
-    return execute(run.path, run.meta, cells, settings, out, err)
+    return execute(run.path, run.meta, cells, settings, out, err, probes)
 
 
 def progress_detail(r: CellResult) -> str:
@@ -163,21 +192,46 @@ def _raise_interrupted(signum: int, frame: object) -> None:
 
 
 def execute(
-    run_dir: Path, meta: dict, cells: list[Cell], settings: Settings, out: Console, err: Console
+    run_dir: Path,
+    meta: dict,
+    cells: list[Cell],
+    settings: Settings,
+    out: Console,
+    err: Console,
+    probes: dict[str, probe.Probe] | None = None,
+    deadline: float | None = None,
 ) -> int:
+    """Run the cells that have no result yet, keep each as it finishes, print the summary.
+    ``deadline`` (time.monotonic()): start no cell after it."""
     previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with RunLock(run_dir):
-            return _execute(run_dir, meta, cells, settings, out, err)
+            return _execute(run_dir, meta, cells, settings, out, err, probes or {}, deadline)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
 
 
 def _execute(
-    run_dir: Path, meta: dict, cells: list[Cell], settings: Settings, out: Console, err: Console
+    run_dir: Path,
+    meta: dict,
+    cells: list[Cell],
+    settings: Settings,
+    out: Console,
+    err: Console,
+    probes: dict[str, probe.Probe],
+    deadline: float | None = None,
 ) -> int:
-    runner = Runner(run_dir, meta["run_id"], settings, matrix=cells)
+    unavailable = {f: p.problem for f, p in probes.items() if p.problem}
+    runner = Runner(
+        run_dir,
+        meta["run_id"],
+        settings,
+        matrix=cells,
+        pythons=meta.get("pythons") or {},
+        unavailable=unavailable,
+        deadline=deadline,
+    )
     for note in runner.notes:
         err.print(Text(f"note: {plain(note)}"))
     todo = runner.pending(cells)

@@ -113,13 +113,11 @@ class FixedShapes(Scenario):
         return {"output": reference_output(cell.model, cfg, params, batch, cell.mode)}
 
     def measure(self, m: Measurement) -> Outcome:
-        """Build, first call, parity, then (cold phase) warm-up, samples and throughput."""
+        """Build, first call, parity, warm-up, then (cold phase) samples and throughput."""
         data, mismatch = first_call(m)
         if mismatch is not None:
             return mismatch  # a backend that disagrees with the reference is never timed
-        if m.phase == "warm":
-            return Outcome(Status.OK)
-        steady_state(m, data)
+        steady_state(m, data, samples=m.phase != "warm")
         return Outcome(Status.OK)
 
     def summary(self, results: list[CellResult], baselines: metrics.Baselines) -> SummaryTable:
@@ -168,23 +166,30 @@ def first_call(m: Measurement) -> tuple[Any, Outcome | None]:
     return data, mismatch
 
 
-def steady_state(m: Measurement, data: Any) -> None:
-    """Warm-up, timed samples, pipelined throughput and the framework's compilation count."""
+def steady_state(m: Measurement, data: Any, samples: bool = True) -> None:
+    """Warm-up (the steps until the step time settles are part of a backend's start: CUDA
+    graphs are recorded here), then timed samples, pipelined throughput, the framework's
+    compilation count and whether CUDA graphs were used. A warm worker stops after the
+    warm-up: its start is what it measures."""
     s, b = m.settings, m.backend
-    warmup = repeat_steps(b.step, b.sync, data, m.clock, s.warmup_steps, s.warmup_min_s)
-    samples = repeat_steps(
-        b.step, b.sync, data, m.clock, s.min_samples, s.min_time_s, s.max_samples
-    )
-    steady = Steady(warmup_ms=[x * 1e3 for x in warmup], samples_ms=[x * 1e3 for x in samples])
-    m.record(steady=steady)
-    seconds = pipelined(b.step, b.sync, data, m.clock, len(samples))
+    warmup = [
+        x * 1e3 for x in repeat_steps(b.step, b.sync, data, m.clock, s.warmup_steps, s.warmup_min_s)
+    ]
+    m.record(steady=Steady(warmup_ms=warmup))
+    if not samples:
+        return
+    timed = repeat_steps(b.step, b.sync, data, m.clock, s.min_samples, s.min_time_s, s.max_samples)
+    samples_ms = [x * 1e3 for x in timed]
+    m.record(steady=Steady(warmup_ms=warmup, samples_ms=samples_ms))
+    seconds = pipelined(b.step, b.sync, data, m.clock, len(timed))
     m.record(
         steady=Steady(
-            warmup_ms=steady.warmup_ms,
-            samples_ms=steady.samples_ms,
-            pipeline_steps=len(samples),
+            warmup_ms=warmup,
+            samples_ms=samples_ms,
+            pipeline_steps=len(timed),
             pipeline_s=seconds,
             compilations=b.compilations(),
+            cuda_graphs=b.cuda_graphs(),
         )
     )
 

@@ -40,6 +40,12 @@ def _memory(r: CellResult) -> tuple[float, str, str]:
     return frame.num(m.peak_host_rss_bytes), m.host_memory_counter or "", "host"
 
 
+def floor_us(run: Run, framework: str) -> float | None:
+    """The run's harness floor for a framework (bench.probe; None in runs that predate it)."""
+    floor = ((run.meta.get("harness_floor_us") or {}).get(framework) or {}).get("median")
+    return float(floor) if isinstance(floor, (int, float)) else None
+
+
 def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
     lat = metrics.latency(r)
     memory, counter, kind = _memory(r)
@@ -48,6 +54,8 @@ def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
     return {
         **frame.base_row(run, r),
         "noisy": metrics.is_noisy(r),
+        "near_floor": metrics.near_floor(r, floor_us(run, r.cell.framework)),
+        "floor_us": frame.num(floor_us(run, r.cell.framework)),
         "median_ms": lat.median if lat else math.nan,
         "p90_ms": lat.p90 if lat else math.nan,
         "p99_ms": lat.p99 if lat else math.nan,
@@ -59,7 +67,7 @@ def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
         "build_s": frame.num(r.build.build_s if r.build else None),
         "first_call_s": frame.num(r.first_call.first_call_s if r.first_call else None),
         "first_call_warm_s": frame.num(r.warm.first_call_warm_s if r.warm else None),
-        "time_to_first_s": frame.num(metrics.time_to_first_result(r)) if r.ok else math.nan,
+        "time_to_steady_s": frame.num(metrics.time_to_steady_state(r)) if r.ok else math.nan,
         "memory_bytes": memory,
         "memory_counter": counter,
         "memory_kind": kind,
@@ -68,6 +76,9 @@ def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
         "flops_per_step": frame.num(r.build.flops_per_step if r.build else None),
         "flops_per_s": frame.num(metrics.achieved_flops_per_s(r)),
         "compilations": frame.num(r.steady.compilations if r.steady else None),
+        "memory_vs_eager": frame.num(metrics.memory_vs_eager(r, baselines)),
+        "gpu_memory_bytes": frame.num(r.memory.peak_gpu_process_bytes if r.memory else None),
+        "gpu_name": r.gpu.gpu_name if r.gpu else "",
         "vs_eager": frame.num(metrics.speedup_vs_eager(r, baselines)),
         "vs_torch_eager": frame.num(metrics.speedup_vs_torch_eager(r, baselines)),
         "break_even": cold,
@@ -103,19 +114,21 @@ def break_even_frame(cells: pd.DataFrame) -> pd.DataFrame:
     ok = ok[[b.kind is not metrics.BreakEvenKind.NO_BASELINE for b in ok["break_even"]]]
     eager = cells[(cells["status"] == "ok") & ~cells["static"]]
     key = ["run_id", "source", "model", "mode", "batch_size", "precision"]
-    eager = eager[[*key, "backend", "median_ms", "time_to_first_s"]].rename(
+    eager = eager[[*key, "backend", "median_ms", "time_to_steady_s"]].rename(
         columns={
             "backend": "eager_backend",
             "median_ms": "eager_median_ms",
-            "time_to_first_s": "eager_first_s",
+            "time_to_steady_s": "eager_start_s",
         }
     )
     eager["eager_backend"] = eager["eager_backend"].astype(str)
-    keep = [*key, "commit", "device", "backend", "eager_backend", "median_ms", "time_to_first_s"]
+    keep = [*key, "commit", "device", "backend", "eager_backend", "median_ms", "time_to_steady_s"]
     out = ok[[*keep, "first_call_warm_s", "break_even", "break_even_warm"]].merge(
         eager, on=[*key, "eager_backend"], how="inner"
     )
-    out = out.rename(columns={"median_ms": "static_median_ms", "time_to_first_s": "static_first_s"})
+    out = out.rename(
+        columns={"median_ms": "static_median_ms", "time_to_steady_s": "static_start_s"}
+    )
     out["break_even_steps"] = [b.value() for b in out["break_even"]]
     out["break_even_warm_steps"] = [b.value() for b in out["break_even_warm"]]
     return out.reset_index(drop=True)
@@ -178,6 +191,7 @@ SUMMARY_COLUMNS = (
     Column("IQR ms (of median)", True, f"interquartile range; {_help('noisy')}"),
     Column("examples/s", True, _help("throughput")),
     Column("first call s", True, "first step including tracing/compilation, cold caches"),
+    Column("start s", True, _help("steady_start")),
     Column(
         "warm first call s",
         True,
@@ -212,6 +226,7 @@ def summary_table(cells: pd.DataFrame) -> Table:
                     iqr,
                     fmt.count(r["throughput_per_s"]),
                     fmt.sig(r["first_call_s"]),
+                    fmt.sig(r["time_to_steady_s"]),
                     fmt.sig(r["first_call_warm_s"]),
                     fmt.mib(r["memory_bytes"]),
                     fmt.error(r["parity_max_rel_err"]),
@@ -266,6 +281,44 @@ def noisy_table(cells: pd.DataFrame) -> Table:
     return Table("noisy-table", columns, tuple(rows), empty)
 
 
+def memory_table(cells: pd.DataFrame) -> Table:
+    """Each static backend's peak memory against its framework's eager one, per workload."""
+    static = cells[(cells["status"] == "ok") & cells["static"] & cells["memory_vs_eager"].notna()]
+    rows = [
+        Row(
+            (
+                p,
+                w,
+                str(r["backend"]),
+                str(r["eager_backend"]),
+                fmt.mib(r["memory_bytes"]),
+                fmt.times(r["memory_vs_eager"]),
+                fmt.mib(r["gpu_memory_bytes"]),
+                r["memory_counter"] or "–",
+            )
+        )
+        for p, w, (_, r) in zip(
+            frame.panel(static), frame.workload(static), static.iterrows(), strict=True
+        )
+    ]
+    columns = (
+        Column("mode · device"),
+        Column("model, batch"),
+        Column("backend"),
+        Column("eager backend"),
+        Column("peak MiB", True),
+        Column("eager / this", True, _help("memory_vs_eager")),
+        Column(
+            "NVML peak MiB",
+            True,
+            "the worker's GPU memory as the driver saw it (sampled), the same counter for every "
+            "framework; it includes the CUDA context",
+        ),
+        Column("counter", wrap="wrap"),
+    )
+    return Table("memory-table", columns, tuple(rows), "No static cell with an ok eager cell.")
+
+
 def geomean_table(geo: pd.DataFrame) -> Table:
     rows = [
         Row(
@@ -302,7 +355,7 @@ def break_even_table(pairs: pd.DataFrame) -> Table:
                 w,
                 str(r["backend"]),
                 str(r["eager_backend"]),
-                f"{fmt.sig(r['static_first_s'])} / {fmt.sig(r['eager_first_s'])}",
+                f"{fmt.sig(r['static_start_s'])} / {fmt.sig(r['eager_start_s'])}",
                 f"{fmt.sig(r['static_median_ms'])} / {fmt.sig(r['eager_median_ms'])}",
                 fmt.steps(r["break_even_steps"]),
                 fmt.steps(r["break_even_warm_steps"]),
@@ -317,7 +370,7 @@ def break_even_table(pairs: pd.DataFrame) -> Table:
         Column("model, batch"),
         Column("static backend"),
         Column("eager backend"),
-        Column("first result s (static / eager)", True, "build + first call"),
+        Column("start s (static / eager)", True, _help("steady_start")),
         Column("median ms (static / eager)", True),
         Column("break-even steps (cold)", True, _help("break_even")),
         Column(
@@ -389,8 +442,8 @@ def cite_break_even(r: pd.Series) -> str:
         verdict += f" ({fmt.steps(r['break_even_warm_steps'])} from a warm start)"
     return (
         f"{r['model']} {r['mode']} b{r['batch_size']} {r['device']} {r['backend']} vs "
-        f"{r['eager_backend']}: {verdict}; first result {fmt.sig(r['static_first_s'])} s vs "
-        f"{fmt.sig(r['eager_first_s'])} s, median {fmt.sig(r['static_median_ms'])} ms vs "
+        f"{r['eager_backend']}: {verdict}; start {fmt.sig(r['static_start_s'])} s vs "
+        f"{fmt.sig(r['eager_start_s'])} s, median {fmt.sig(r['static_median_ms'])} ms vs "
         f"{fmt.sig(r['eager_median_ms'])} ms; {_run(r['run_id'], r['commit'])}"
     )
 
@@ -555,6 +608,14 @@ def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
             "runs measured. Medians are still the best estimate, but treat differences of less "
             "than about the spread as unproven, and re-run on a quiet machine before citing them."
         )
+    near = int(cells["near_floor"].sum())
+    if near:
+        warnings.append(
+            f"{near} ok cell(s) have a median within {metrics.FLOOR_MARGIN:g}× the harness floor "
+            "(an empty synced step of their framework, measured at the start of the run): much "
+            "of their time is the timer and the sync, not the model; they are marked "
+            "“near floor”."
+        )
     figures = build_figures(cells, pairs, first_figure)
     nav = [
         ("reading", "How to read this report"),
@@ -563,6 +624,7 @@ def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
         ("summary", "Summary of every cell"),
         ("noisy", "Noisy cells"),
         ("break-even", "Break-even steps"),
+        ("memory", "Peak memory against eager"),
     ]
     citations = [
         ("Cells", [cite_cell(r) for _, r in ok.iterrows()], "No ok cell."),
@@ -591,6 +653,7 @@ def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
             "summary": summary_table(cells),
             "noisy_cells": noisy_table(cells),
             "break_even": break_even_table(pairs),
+            "memory": memory_table(cells),
             "noise_threshold": f"{NOISY_IQR_RATIO:.0%}",
         },
         failures=cells[cells["status"] != "ok"],
