@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
@@ -169,7 +169,9 @@ class Baselines:
 
     def __init__(self, results: Iterable[CellResult]):
         self._by_key: dict[tuple, CellResult] = {}
+        self._by_workload: dict[tuple, CellResult] = {}
         for r in results:
+            self._by_workload.setdefault(r.cell.workload(), r)
             if r.cell.strategy not in (None, EAGER_STRATEGY):
                 continue  # baselines are fed fixed shapes, or a stream as it comes
             self._by_key.setdefault((r.cell.block(), r.cell.backend), r)
@@ -183,6 +185,11 @@ class Baselines:
 
     def torch_eager(self, r: CellResult) -> CellResult | None:
         return self.get(r, TORCH_EAGER)
+
+    def float32(self, r: CellResult) -> CellResult | None:
+        """The same cell (backend, strategy and all) at float32: what a precision is set
+        against."""
+        return self._by_workload.get(replace(r.cell, precision="float32").workload())
 
 
 def peak_memory(r: CellResult) -> tuple[int | None, str | None]:
@@ -198,6 +205,31 @@ def peak_memory(r: CellResult) -> tuple[int | None, str | None]:
     if r.cell.device == "cpu":
         return m.peak_host_rss_bytes, m.host_memory_counter
     return m.peak_device_bytes, m.device_memory_counter
+
+
+def speedup_vs_float32(r: CellResult, baselines: Baselines) -> float | None:
+    """``speedup`` of a reduced precision over the same backend at float32 (same cell but its
+    precision): float32 median / this median. None for float32 cells.
+
+    Reads: precision, status, samples_ms, steady_step_ms (of r and its float32 cell)
+    """
+    if r.cell.precision == "float32":
+        return None
+    return speedup(baselines.float32(r), r)
+
+
+def memory_saved_vs_float32(r: CellResult, baselines: Baselines) -> float | None:
+    """1 - this cell's peak memory / the same backend's at float32 (``peak_memory``, one
+    counter): 0.4 is 40% less memory. None for float32 cells or where either is missing.
+
+    Reads: precision, status, device, peak_device_bytes, peak_host_rss_bytes (of r and its
+    float32 cell)
+    """
+    base = baselines.float32(r)
+    if r.cell.precision == "float32" or base is None or not base.ok or not r.ok:
+        return None
+    mine, theirs = peak_memory(r)[0], peak_memory(base)[0]
+    return 1 - mine / theirs if mine and theirs else None
 
 
 def memory_vs_eager(r: CellResult, baselines: Baselines) -> float | None:
@@ -567,6 +599,16 @@ DEFINITIONS: dict[str, Definition] = {
         "the same framework's eager peak memory over this backend's, same counter: above 1 "
         "this backend needs less",
         memory_vs_eager,
+    ),
+    "vs_float32": _d(
+        "vs float32",
+        "the same backend's float32 median / this median: what the precision buys",
+        speedup_vs_float32,
+    ),
+    "memory_saved": _d(
+        "memory saved",
+        "1 − this peak memory / the same backend's at float32 (one counter)",
+        memory_saved_vs_float32,
     ),
     "near_floor": _d(
         "near the floor",

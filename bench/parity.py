@@ -24,14 +24,18 @@ def max_rel_err(actual: np.ndarray, reference: np.ndarray) -> float:
     return float(np.max(np.abs(actual - reference)) / scale)
 
 
-def check(errors: list[float], tolerance: float, output: str) -> tuple[Parity, Outcome | None]:
+def check(
+    errors: list[float], tolerance: float, output: str, float32_eager_err: float | None = None
+) -> tuple[Parity, Outcome | None]:
     """The parity record of the checked outputs' errors, and a mismatch verdict if the worst
-    is outside ``tolerance`` (None where the cell may be timed)."""
+    is outside ``tolerance`` (None where the cell may be timed). ``float32_eager_err``: the
+    error of the framework's float32 eager output, recorded beside a reduced precision's."""
     worst = max(errors)
     parity = Parity(
         parity_max_rel_err=worst if math.isfinite(worst) else None,
         parity_tolerance=tolerance,
         parity_output=output,
+        parity_float32_eager_err=float32_eager_err,
     )
     if worst <= tolerance:
         return parity, None

@@ -19,7 +19,8 @@ setup           framework_version, framework_settings,  worker.setup_of (before 
                 python, packages
 build           build_s, flops_per_step                 scenarios.base.build_model
 parity          parity_max_rel_err, parity_tolerance,   bench.parity.check
-                parity_output
+                parity_output, parity_float32_
+                eager_err
 first_call      first_call_s                            scenarios.fixed.first_call
 steady          warmup_ms, samples_ms, pipeline_steps,  scenarios.fixed.steady_state
                 pipeline_s, compilations, cuda_graphs
@@ -137,6 +138,9 @@ class Parity(Group):
     parity_max_rel_err: float | None = _f(0)
     parity_tolerance: float = _f(0)
     parity_output: str = "logits"
+    # A reduced precision's cell: the same error of its framework's float32 eager output, so
+    # a reader sees how much of parity_max_rel_err is the precision and how much the backend.
+    parity_float32_eager_err: float | None = _f(0)
 
 
 @dataclass(frozen=True)

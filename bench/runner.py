@@ -19,13 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from bench import backends, expected, scenarios
+from bench import backends, expected, precision, scenarios
 from bench.cell_task import CellTask, TaskResult, WorkerRun, run_process
 from bench.cells import Cell
 from bench.errors import SchemaError
 from bench.executors import Executor, LocalExecutor
 from bench.profiles import Settings
 from bench.record import CellResult, Outcome, Process, Status, WarmStart
+from bench.scenarios.base import Scenario
 from bench.store import CELLS_FILE, append_result, read_results, repair_torn_tail, utc_now
 from bench.worker import Job
 
@@ -134,22 +135,25 @@ class Runner:
             finished.append(result)
             on_done(result)
 
+        # Every reference first (float64 NumPy, and a reduced precision's float32 eager run),
+        # so that none is computed while a timing cell runs, whatever the executor.
+        ready: list[tuple[Cell, Path, Path | None]] = []
+        for cell in cells:
+            reason = self.skip_reason(cell)
+            try:
+                if reason is None:
+                    ready.append((cell, self.ensure_expected(cell), self.ensure_eager32(cell)))
+                    continue
+            except RuntimeError as exc:  # a reference could not be computed
+                reason = Status.FAILED, str(exc)
+            on_start(cell)
+            record(self.not_run(cell, *reason))
+
         def tasks():
-            for cell in cells:
+            for cell, expected_path, eager32_path in ready:
                 if self.deadline is not None and time.monotonic() > self.deadline:
                     return  # out of time: the rest is left for resume
-                reason = self.skip_reason(cell)
-                if reason is not None:
-                    on_start(cell)
-                    record(self.not_run(cell, *reason))
-                    continue
-                try:
-                    task = self.task(cell)
-                except RuntimeError as exc:  # the reference could not be computed
-                    on_start(cell)
-                    record(self.not_run(cell, Status.FAILED, str(exc)))
-                    continue
-                yield task
+                yield self.task(cell, expected_path, eager32_path)
 
         def started(task: CellTask) -> None:
             on_start(task.job.cell)
@@ -164,6 +168,7 @@ class Runner:
     def skip_reason(self, cell: Cell) -> tuple[Status, str] | None:
         """Why a cell is recorded without running a worker, or None."""
         reason = scenarios.get(cell.scenario).not_applicable(cell)
+        reason = reason or precision.not_applicable(cell.precision, cell.device)
         if reason:
             return Status.NOT_APPLICABLE, reason
         if cell.framework in self.unavailable:
@@ -181,15 +186,16 @@ class Runner:
             run_id=self.run_id, cell=cell, outcome=verdict, process=self.process_of(None, verdict)
         )
 
-    def task(self, cell: Cell) -> CellTask:
+    def task(self, cell: Cell, expected_path: Path, eager32_path: Path | None) -> CellTask:
         framework = backends.framework(cell.framework)
         info = backends.get(cell.backend)
         python = self.pythons.get(cell.framework, sys.executable)
         worker = self.worker or (python, "-m", "bench.worker")
+        eager32 = None if eager32_path is None else str(eager32_path)
         return CellTask(
-            job=Job(self.run_id, cell, self.settings, "", "cold"),
+            job=Job(self.run_id, cell, self.settings, "", "cold", eager32),
             index=self.index.get(cell.key(), len(self.index)),
-            expected_path=str(self.ensure_expected(cell)),
+            expected_path=str(expected_path),
             worker=worker,
             env=worker_env(cell, self.settings),
             # Only a backend whose compilation persists gets a persistent cache: for an
@@ -210,24 +216,40 @@ class Runner:
 
     def ensure_expected(self, cell: Cell) -> Path:
         """The reference outputs of this cell's block, computed once in a process of its own."""
+        name = scenarios.get(cell.scenario).reference_name(cell, self.settings.seed)
+        env = {**os.environ, "PYTHONPATH": importable(os.environ.get("PYTHONPATH"))}
+        return self._reference(cell, name, self.expected_job, env, "NumPy reference")
+
+    def ensure_eager32(self, cell: Cell) -> Path | None:
+        """A reduced precision's comparison: the block's outputs from the cell's framework,
+        eager, in float32, computed once per framework in its own interpreter (None for
+        float32 cells and scenarios that do not compare)."""
         scenario = scenarios.get(cell.scenario)
-        path = (
-            self.run_dir / expected.EXPECTED_DIR / scenario.reference_name(cell, self.settings.seed)
-        )
+        if cell.precision == "float32" or type(scenario).eager_float32 is Scenario.eager_float32:
+            return None
+        name = scenario.reference_name(cell, self.settings.seed)
+        name = name.replace(".npz", f"-{cell.framework}-eager-float32.npz")
+        python = self.pythons.get(cell.framework, sys.executable)
+        job = [python, "-m", "bench.expected"]
+        env = worker_env(cell, self.settings)
+        what = f"{cell.framework} float32 eager output"
+        return self._reference(cell, name, job, env, what, eager32=True)
+
+    def _reference(
+        self, cell: Cell, name: str, job: list[str], env: dict, what: str, eager32: bool = False
+    ) -> Path:
+        """A reference file of the run (computed once, in a process of its own)."""
+        path = self.run_dir / expected.EXPECTED_DIR / name
         if path.exists():
             return path
+        seed, timeout_s = self.settings.seed, self.settings.timeout_s
         job_path = path.with_suffix(".job.json")
-        job_path.write_text(json.dumps({"cell": cell.to_dict(), "seed": self.settings.seed}))
-        env = {**os.environ, "PYTHONPATH": importable(os.environ.get("PYTHONPATH"))}
-        run = run_process(
-            [*self.expected_job, str(job_path), str(path)], env, self.settings.timeout_s
-        )
+        job_path.write_text(json.dumps({"cell": cell.to_dict(), "seed": seed, "eager32": eager32}))
+        run = run_process([*job, str(job_path), str(path)], env, timeout_s)
         job_path.unlink()
         (self.run_dir / "logs" / f"{path.stem}-expected.log").write_text(run.log)
         if not path.exists():
-            raise RuntimeError(
-                f"NumPy reference failed: {classify(run, self.settings.timeout_s).error}"
-            )
+            raise RuntimeError(f"{what} failed: {classify(run, timeout_s).error}")
         return path
 
     # --- after the workers: the runner's named steps ----------------------------------

@@ -47,6 +47,8 @@ class Job:
     settings: Settings
     expected_path: str
     phase: str  # "cold" or "warm"
+    # A reduced precision: the framework's float32 eager output of the block, to compare.
+    eager32_path: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class Job:
             "settings": self.settings.to_dict(),
             "expected_path": self.expected_path,
             "phase": self.phase,
+            "eager32_path": self.eager32_path,
         }
 
     @classmethod
@@ -65,6 +68,7 @@ class Job:
             Settings.from_dict(data["settings"]),
             data["expected_path"],
             data["phase"],
+            data.get("eager32_path"),
         )
 
 
@@ -190,6 +194,7 @@ def _measure(
                 settings=job.settings,
                 backend=state["backend"],
                 expected=load_expected(job.expected_path),
+                eager32=load_expected(job.eager32_path) if job.eager32_path else None,
                 tolerance=TOLERANCE[cell.precision],
                 phase=job.phase,
                 clock=clock,

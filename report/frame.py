@@ -17,6 +17,7 @@ import pandas as pd
 from bench import backends
 from bench.cells import IDENTITY_FIELDS, MODES
 from bench.compare import short_commit
+from bench.precision import PRECISIONS
 from bench.record import CellResult, Status
 from bench.store import Run
 
@@ -60,6 +61,7 @@ def ordered(frame: pd.DataFrame, sort: list[str], categories: dict | None = None
     frame = frame.assign(source=sources(frame))
     present = set(frame["mode"])
     orders = {
+        "precision": [p for p in PRECISIONS if p in set(frame["precision"])],
         "model": list(dict.fromkeys(frame["model"])),
         "backend": [b for b in backends.BACKENDS if b in set(frame["backend"])],
         "mode": [m for m in MODES if m in present] + sorted(present - set(MODES)),
@@ -76,8 +78,11 @@ def workload(frame: pd.DataFrame) -> pd.Series:
 
 
 def panel(frame: pd.DataFrame) -> pd.Series:
-    """``train · cpu``: one mode on one device: a panel of a figure."""
-    return frame["mode"].astype(str) + " · " + frame["source"]
+    """``train · cpu``, ``train · amp-bf16 · cpu``: one mode, precision and device: a panel of
+    a figure (and what a geometric mean is taken over)."""
+    precision = frame["precision"].astype(str)
+    shown = precision.where(precision == "float32", " · " + precision).replace("float32", "")
+    return frame["mode"].astype(str) + shown + " · " + frame["source"]
 
 
 def results_of(runs: Sequence[Run], scenario: str) -> list[tuple[Run, CellResult]]:

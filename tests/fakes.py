@@ -71,7 +71,7 @@ class NoopBackend(Backend):
     def cuda_build(cls) -> str | None:
         return None
 
-    def build(self, model, cfg, params, mode, device, strategy="exact") -> None:
+    def build(self, model, cfg, params, mode, device, strategy="exact", precision="float32"):
         self.calls.append("build")
         self.clock.advance(self.build_cost)
 

@@ -109,3 +109,19 @@ def test_unknown_schema_version_is_refused(tmp_path, capsys):
     run = copy_with_schema_version(RUN_B, tmp_path, 3)
     assert cli.main(["compare", str(CPU_RUN), str(run)]) == 2
     assert "schema_version 3 is not supported" in capsys.readouterr().err
+
+
+def test_cells_match_by_precision_too():
+    """A bfloat16 cell is never compared with a float32 one: each is alone in its run."""
+    from dataclasses import replace
+
+    from bench.store import Run
+
+    a = load_run(CPU_RUN)
+    ok = next(r for r in a.results if r.ok)
+    bf16 = replace(ok, cell=replace(ok.cell, precision="amp-bf16"))
+    run_a = Run(a.path, a.meta, [ok], [])
+    run_b = Run(a.path, {**a.meta, "run_id": "b"}, [bf16], [])
+    result = compare_runs(run_a, run_b)
+    assert result.cells == [] and result.only_a == [ok.cell.label()]
+    assert result.only_b == [bf16.cell.label()] and "amp-bf16" in result.only_b[0]

@@ -46,15 +46,11 @@ def cases() -> list:
     return out
 
 
-_configured: set[str] = set()
-
-
-def cuda_backend(name: str):
+def cuda_backend(name: str, precision: str = "float32"):
+    """A backend configured for CUDA at ``precision`` (TF32 flags and the like are set anew
+    each time; what TensorFlow fixes at its start, its threads and memory growth, stays)."""
     cls = backends.load(name)
-    framework = backends.get(name).framework
-    if framework not in _configured:
-        cls.configure("cuda", 2, "float32")
-        _configured.add(framework)
+    cls.configure("cuda", 2, precision)
     return cls()
 
 
@@ -124,3 +120,34 @@ def test_a_cuda_run_records_the_gpu_and_both_memory_counters(tmp_path):
         assert r.gpu.gpu_uuid and r.gpu.gpu_name and r.gpu.gpu_memory_bytes > 0
     assert run.meta["environment"]["gpus"]
     assert all(f in run.meta["harness_floor_us"] for f in {r.cell.framework for r in run.results})
+
+
+def precision_cases() -> list:
+    """Every installed CUDA backend at every precision on the MLP (quick tier), and on the
+    other models under ``slow``: tf32 and amp-fp16 run only here (CUDA only)."""
+    from bench.precision import PRECISIONS
+
+    out = []
+    for backend in INSTALLED:
+        for model in models.MODEL_NAMES:
+            for p in PRECISIONS:
+                marks = [] if model == "mlp" else [pytest.mark.slow]
+                out.append(
+                    pytest.param(backend, model, p, marks=marks, id=f"{backend}-{model}-{p}")
+                )
+    return out
+
+
+@pytest.mark.parametrize("backend, model, precision_name", precision_cases())
+@pytest.mark.parametrize("mode", ["infer", "train"])
+def test_each_precision_on_cuda(backend, model, precision_name, mode):
+    from bench.precision import POLICIES
+
+    cfg, params, batch = inputs(model, "quick", BATCH if mode == "infer" else 16, seed=0)
+    b = cuda_backend(backend, precision_name)
+    b.build(model, cfg, params, mode, "cuda", precision=precision_name)
+    out = b.step(b.put(batch))
+    b.sync(out)
+    expected = reference_output(model, cfg, params, batch, mode)
+    err = max_rel_err(b.to_numpy(out), expected)
+    assert err < POLICIES[precision_name].tolerance, err

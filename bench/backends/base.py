@@ -75,11 +75,14 @@ class Backend(abc.ABC):
         mode: str,
         device: str,
         strategy: str = "exact",
+        precision: str = "float32",
     ) -> None:
         """Load params and prepare the infer or train step (wrap in jit/compile/graph here).
 
         ``strategy`` is ``dynamic`` to use the backend's own dynamic-shape mode; any other
         value builds the default step (bucketing is done to the data, not the backend).
+        ``precision`` names the policy (bench.precision) the step follows: the backend
+        module implements each one, the model files know none.
         """
 
     @abc.abstractmethod

@@ -19,6 +19,8 @@ import optax
 
 import models
 from bench.backends.base import ADAM, Backend
+from bench.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
+from bench.precision import get as precision_policy
 
 
 def cross_entropy(logits: jax.Array, targets: jax.Array, lengths: jax.Array | None = None):
@@ -39,6 +41,32 @@ def call(apply, params, state, x, train: bool, lengths):
     return apply(params, state, x, train, lengths)
 
 
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+
+
+def cast_floats(tree, dtype):
+    """Every floating-point array of a pytree in ``dtype`` (integers, e.g. token ids, kept)."""
+    return jax.tree.map(
+        lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree
+    )
+
+
+def initial_loss_scale() -> dict:
+    return {"scale": jnp.float32(LOSS_SCALE_INIT), "good_steps": jnp.int32(0)}
+
+
+def next_loss_scale(scaling: dict, finite) -> dict:
+    """Halve on an overflow; double after LOSS_SCALE_GROWTH_INTERVAL good steps in a row."""
+    good = jnp.where(finite, scaling["good_steps"] + 1, 0)
+    grow = good >= LOSS_SCALE_GROWTH_INTERVAL
+    scale = jnp.where(
+        finite,
+        jnp.where(grow, scaling["scale"] * LOSS_SCALE_FACTOR, scaling["scale"]),
+        scaling["scale"] / LOSS_SCALE_FACTOR,
+    )
+    return {"scale": scale, "good_steps": jnp.where(grow, 0, good).astype(jnp.int32)}
+
+
 class JaxBackend(Backend):
     framework = "jax"
     device_memory_counter = "jax Device.memory_stats()['peak_bytes_in_use']"
@@ -47,14 +75,17 @@ class JaxBackend(Backend):
     def configure(cls, device: str, threads: int, precision: str) -> dict[str, Any]:
         # Only the platform asked for is initialised (no GPU probing for a CPU cell).
         jax.config.update("jax_platforms", "cpu" if device == "cpu" else "cuda")
-        jax.config.update("jax_default_matmul_precision", "highest")  # no TF32/bf16 passes
+        # No TF32 or bfloat16 passes in float32 matmuls, but where the tf32 policy asks.
+        matmul = "tensorfloat32" if precision_policy(precision).tf32 else "highest"
+        jax.config.update("jax_default_matmul_precision", matmul)
         # JAX has no thread-count API: XLA:CPU sizes its pool from the schedulable
         # CPUs, which the worker has already limited with sched_setaffinity.
         # The persistent compilation cache is configured by the runner's environment
         # (JAX_COMPILATION_CACHE_DIR): empty for a cold start.
         return {
             "xla_cpu_threads": "schedulable CPUs (process affinity)",
-            "jax_default_matmul_precision": "highest",
+            "jax_default_matmul_precision": matmul,
+            "precision": precision,
             "jax_compilation_cache_dir": jax.config.values.get("jax_compilation_cache_dir"),
             # GPU memory on demand, not 75% reserved at start (the runner's environment).
             "XLA_PYTHON_CLIENT_PREALLOCATE": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE"),
@@ -95,22 +126,39 @@ class JaxBackend(Backend):
     def is_out_of_memory(cls, exc: BaseException) -> bool:
         return isinstance(exc, MemoryError) or "RESOURCE_EXHAUSTED" in str(exc)
 
-    def build(self, model, cfg, params, mode, device, strategy="exact") -> None:
+    def build(
+        self, model, cfg, params, mode, device, strategy="exact", precision="float32"
+    ) -> None:
         # jax.jit has no dynamic-shape mode: the runner never asks for strategy "dynamic".
         impl = self.implementation(model, "jax")
         self.impl, self.cfg, self.mode = impl, cfg, mode
         self.device = jax.devices("cpu" if device == "cpu" else "gpu")[0]
         self.prepare_input = models.prepare_input(impl)
+        self.policy = policy = precision_policy(precision)
+        storage, compute = DTYPES[policy.storage], DTYPES[policy.compute]
         model_params, model_state = impl.build(cfg, params)
-        self.params = jax.device_put(model_params, self.device)
-        self.state = jax.device_put(model_state, self.device)
+        self.params = jax.device_put(cast_floats(model_params, storage), self.device)
+        self.state = jax.device_put(cast_floats(model_state, storage), self.device)
         apply = functools.partial(impl.apply, cfg)
+
+        def forward(params, state, x, train: bool, lengths):
+            """The model in the compute dtype: weights and float inputs cast inside the step
+            (mixed precision: the gradient flows back to the stored weights); logits and the
+            new state back in float32 and the storage dtype."""
+            logits, new_state = call(
+                apply,
+                cast_floats(params, compute),
+                cast_floats(state, compute),
+                cast_floats(x, compute),
+                train,
+                lengths,
+            )
+            return logits, cast_floats(new_state, storage)
 
         if mode == "infer":
 
             def infer_step(params, state, x, lengths=None):
-                logits, _ = call(apply, params, state, x, False, lengths)
-                return logits
+                return forward(params, state, x, False, lengths)[0]
 
             self._infer = self.wrap(infer_step, donate=())
             return
@@ -118,16 +166,44 @@ class JaxBackend(Backend):
         optimizer = optax.adam(learning_rate=ADAM.lr, b1=ADAM.beta1, b2=ADAM.beta2, eps=ADAM.eps)
         self.opt_state = jax.device_put(optimizer.init(self.params), self.device)
 
-        def train_step(params, state, opt_state, x, y, lengths=None):
+        def loss_and_grads(params, state, x, y, lengths, scale):
             def loss_fn(p):
-                logits, new_state = call(apply, p, state, x, True, lengths)
-                return cross_entropy(logits, y, lengths), new_state
+                logits, new_state = forward(p, state, x, True, lengths)
+                loss = cross_entropy(logits.astype(jnp.float32), y, lengths)  # float32, always
+                return loss * scale, (loss, new_state)
 
-            (loss, new_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), new_state, opt_state, loss
+            (_, (loss, new_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+            return loss, new_state, grads
 
-        self._train = self.wrap(train_step, donate=(0, 1, 2))
+        if not policy.loss_scaling:
+
+            def train_step(params, state, opt_state, x, y, lengths=None):
+                loss, new_state, grads = loss_and_grads(params, state, x, y, lengths, 1.0)
+                updates, opt_state = optimizer.update(grads, opt_state, params)
+                return optax.apply_updates(params, updates), new_state, opt_state, loss
+
+            self._train = self.wrap(train_step, donate=(0, 1, 2))
+            return
+
+        # float16: dynamic loss scaling, written out (bench.precision's constants): scale
+        # the loss up, unscale the gradients, skip a step whose gradients overflowed.
+        self.opt_state = (self.opt_state, jax.device_put(initial_loss_scale(), self.device))
+
+        def scaled_train_step(params, state, opt_state, x, y, lengths=None):
+            adam_state, scaling = opt_state
+            loss, new_state, grads = loss_and_grads(params, state, x, y, lengths, scaling["scale"])
+            grads = jax.tree.map(lambda g: g / scaling["scale"].astype(g.dtype), grads)
+            finite = jnp.all(
+                jnp.asarray([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
+            )
+            updates, new_adam = optimizer.update(grads, adam_state, params)
+            keep = functools.partial(jax.tree.map, lambda new, old: jnp.where(finite, new, old))
+            params = keep(optax.apply_updates(params, updates), params)
+            adam_state = keep(new_adam, adam_state)
+            state = keep(new_state, state)
+            return params, state, (adam_state, next_loss_scale(scaling, finite)), loss
+
+        self._train = self.wrap(scaled_train_step, donate=(0, 1, 2))
 
     def wrap(self, fn, donate: tuple[int, ...]):
         return fn
@@ -135,6 +211,8 @@ class JaxBackend(Backend):
     def put(self, batch):
         x, *rest = batch
         x = np.ascontiguousarray(self.prepare_input(x))
+        if x.dtype.kind == "f":
+            x = x.astype(DTYPES[self.policy.storage])  # token ids stay integers
         return tuple(jax.device_put(a, self.device) for a in (x, *rest))
 
     def step(self, inputs):
@@ -148,7 +226,7 @@ class JaxBackend(Backend):
 
     def sync(self, out) -> None:
         # JAX dispatches asynchronously: wait for the output and, after a train step,
-        # for the updated weights and optimizer state too.
+        # for the updated weights and optimizer state (and loss scale) too.
         if self.mode == "infer":
             jax.block_until_ready(out)
         else:

@@ -16,6 +16,10 @@ import tensorflow as tf
 
 import models
 from bench.backends.base import ADAM, Backend
+from bench.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
+from bench.precision import get as precision_policy
+
+DTYPES = {"float32": tf.float32, "bfloat16": tf.bfloat16, "float16": tf.float16}
 
 
 class Adam(tf.Module):
@@ -37,8 +41,30 @@ class Adam(tf.Module):
             g = tf.convert_to_tensor(g)  # embedding gradients arrive sparse; Adam is dense
             m.assign(ADAM.beta1 * m + (1.0 - ADAM.beta1) * g)
             v.assign(ADAM.beta2 * v + (1.0 - ADAM.beta2) * tf.square(g))
-            denom = tf.sqrt(v) / tf.sqrt(correction2) + ADAM.eps
-            var.assign_sub(step_size * m / denom)
+            # In the variable's dtype (bfloat16 weights keep bfloat16 state, as torch's Adam).
+            denom = tf.sqrt(v) / tf.cast(tf.sqrt(correction2), v.dtype) + ADAM.eps
+            var.assign_sub(tf.cast(step_size, var.dtype) * m / denom)
+
+
+class LossScale(tf.Module):
+    """Dynamic loss scaling for float16 (bench.precision's constants): halve and skip the
+    step on an overflow, double after LOSS_SCALE_GROWTH_INTERVAL good steps in a row."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = tf.Variable(LOSS_SCALE_INIT, trainable=False, dtype=tf.float32)
+        self.good_steps = tf.Variable(0, trainable=False, dtype=tf.int32)
+
+    def update(self, finite: tf.Tensor) -> None:
+        good = tf.where(finite, self.good_steps + 1, 0)
+        grow = good >= LOSS_SCALE_GROWTH_INTERVAL
+        scale = tf.where(
+            finite,
+            tf.where(grow, self.scale * LOSS_SCALE_FACTOR, self.scale),
+            self.scale / LOSS_SCALE_FACTOR,
+        )
+        self.scale.assign(scale)
+        self.good_steps.assign(tf.where(grow, 0, good))
 
 
 def cross_entropy(logits: tf.Tensor, targets: tf.Tensor, lengths: tf.Tensor | None = None):
@@ -78,7 +104,9 @@ class TfBackend(Backend):
             # peak is then use, not reservation.
             for gpu in tf.config.list_physical_devices("GPU"):
                 tf.config.experimental.set_memory_growth(gpu, True)
-        tf.config.experimental.enable_tensor_float_32_execution(False)
+        # float32 means float32: TF32 only where the tf32 policy asks for it.
+        tf32 = precision_policy(precision).tf32
+        tf.config.experimental.enable_tensor_float_32_execution(tf32)
         gpus = tf.config.list_physical_devices("GPU") if device != "cpu" else []
         # tf.function keeps nothing between processes; XLA's persistent cache directory
         # comes from the runner's environment (TF_XLA_FLAGS).
@@ -91,6 +119,7 @@ class TfBackend(Backend):
             ),
             "tensor_float_32_execution": tf.config.experimental.tensor_float_32_execution_enabled(),
             "TF_XLA_FLAGS": os.environ.get("TF_XLA_FLAGS"),
+            "precision": precision,
             "memory_growth": [tf.config.experimental.get_memory_growth(g) for g in gpus],
             # cuDNN autotuning, TensorFlow's default (1): the policy of all three frameworks.
             "TF_CUDNN_USE_AUTOTUNE": os.environ.get("TF_CUDNN_USE_AUTOTUNE", "1 (default)"),
@@ -115,29 +144,55 @@ class TfBackend(Backend):
     def is_out_of_memory(cls, exc: BaseException) -> bool:
         return isinstance(exc, (MemoryError, tf.errors.ResourceExhaustedError))
 
-    def build(self, model, cfg, params, mode, device, strategy="exact") -> None:
+    def build(
+        self, model, cfg, params, mode, device, strategy="exact", precision="float32"
+    ) -> None:
         impl = self.implementation(model, "tf")
         self.impl, self.cfg, self.mode, self.strategy = impl, cfg, mode, strategy
         self.device_name = "/CPU:0" if device == "cpu" else "/GPU:0"
         self.prepare_input = models.prepare_input(impl)
+        self.policy = policy = precision_policy(precision)
+        compute = DTYPES[policy.compute]
         with tf.device(self.device_name):
             self.model = impl.build(cfg, params)
+            if policy.storage != "float32":
+                self.model.cast_variables(DTYPES[policy.storage])  # bf16: weights stored so
+
+            def forward(x, training: bool, lengths):
+                """The model in the compute dtype. Mixed precision: the float32 weights are read
+                through casts inside the step (gradients flow back to them), Keras's mixed policy
+                reaching no raw op; the logits come back in float32."""
+                x = tf.cast(x, compute) if x.dtype.is_floating else x
+                with self.model.compute_view(compute):
+                    logits = call(self.model, x, training, lengths)
+                return tf.cast(logits, tf.float32)
+
             if mode == "infer":
 
                 def infer_step(x, lengths=None):
-                    return call(self.model, x, False, lengths)
+                    return forward(x, False, lengths)
 
                 self._step = self.wrap(infer_step)
                 return
 
             variables = list(self.model.trainable_variables)
             self.optimizer = Adam(variables)
+            self.loss_scale = LossScale() if policy.loss_scaling else None
 
             def train_step(x, y, lengths=None):
                 with tf.GradientTape() as tape:
-                    loss = cross_entropy(call(self.model, x, True, lengths), y, lengths)
-                grads = tape.gradient(loss, variables)
-                self.optimizer.apply(grads)
+                    loss = cross_entropy(forward(x, True, lengths), y, lengths)  # float32
+                    scaled = loss * self.loss_scale.scale if self.loss_scale else loss
+                grads = tape.gradient(scaled, variables)
+                if self.loss_scale is None:
+                    self.optimizer.apply(grads)
+                    return loss
+                grads = [tf.convert_to_tensor(g) for g in grads]
+                grads = [g / tf.cast(self.loss_scale.scale, g.dtype) for g in grads]
+                finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+                if finite:  # a tf.cond under tf.function: skip the step that overflowed
+                    self.optimizer.apply(grads)
+                self.loss_scale.update(finite)
                 return loss
 
             self._step = self.wrap(train_step)
@@ -148,9 +203,13 @@ class TfBackend(Backend):
     def put(self, batch):
         x, *rest = batch
         arrays = (np.ascontiguousarray(self.prepare_input(x)), *rest)
+        storage = DTYPES[self.policy.storage]
         with tf.device(self.device_name):
             # tf.identity moves the host constant onto the device before timing starts.
-            return tuple(tf.identity(tf.constant(a)) for a in arrays)
+            tensors = [tf.identity(tf.constant(a)) for a in arrays]
+            if tensors[0].dtype.is_floating:
+                tensors[0] = tf.identity(tf.cast(tensors[0], storage))  # token ids stay ints
+            return tuple(tensors)
 
     def step(self, inputs):
         x, y, *lengths = inputs

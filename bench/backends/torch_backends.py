@@ -16,6 +16,10 @@ import torch.nn.functional as F
 
 import models
 from bench.backends.base import ADAM, Backend
+from bench.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
+from bench.precision import get as precision_policy
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def cross_entropy(
@@ -41,10 +45,12 @@ class TorchBackend(Backend):
         # Raises once inter-op work has started in this process (only in tests).
         with contextlib.suppress(RuntimeError):
             torch.set_num_interop_threads(threads)
-        # float32 means float32: no TF32 tensor-core math in matmuls or convolutions.
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        torch.set_float32_matmul_precision("highest")
+        # float32 means float32: no TF32 tensor-core math in matmuls or convolutions, but
+        # where the tf32 policy asks for it (bench.precision).
+        tf32 = precision_policy(precision).tf32
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
         # The tuning policy every framework follows: pick each convolution's algorithm by
         # timing the candidates on first use (XLA and TensorFlow do this by default).
         torch.backends.cudnn.benchmark = device == "cuda"
@@ -52,8 +58,9 @@ class TorchBackend(Backend):
             "TORCHINDUCTOR_CACHE_DIR": os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
             "torch.get_num_threads": torch.get_num_threads(),
             "torch.get_num_interop_threads": torch.get_num_interop_threads(),
-            "torch.backends.cuda.matmul.allow_tf32": False,
-            "torch.backends.cudnn.allow_tf32": False,
+            "torch.backends.cuda.matmul.allow_tf32": tf32,
+            "torch.backends.cudnn.allow_tf32": tf32,
+            "precision": precision,
             "torch.backends.cudnn.benchmark": torch.backends.cudnn.benchmark,
         }
 
@@ -75,7 +82,9 @@ class TorchBackend(Backend):
     def is_out_of_memory(cls, exc: BaseException) -> bool:
         return isinstance(exc, (MemoryError, torch.OutOfMemoryError))
 
-    def build(self, model, cfg, params, mode, device, strategy="exact") -> None:
+    def build(
+        self, model, cfg, params, mode, device, strategy="exact", precision="float32"
+    ) -> None:
         impl = self.implementation(model, "torch")
         self.device = torch.device(device)
         self.mode = mode
@@ -83,30 +92,63 @@ class TorchBackend(Backend):
         self.cfg = cfg
         self.impl = impl
         self.prepare_input = models.prepare_input(impl)
-        self.module = impl.build(cfg, params).to(self.device)
+        self.policy = precision_policy(precision)
+        # bf16: the model cast, weights and buffers (PyTorch's model.to(torch.bfloat16)).
+        self.storage = DTYPES[self.policy.storage]
+        self.module = impl.build(cfg, params).to(self.device, self.storage)
+        # The mode first: a scripted module keeps the training flag it was scripted with.
+        self.module.train(mode == "train")
+        net = self.wrap_module(self.module)
         if mode == "infer":
-            self.module.eval()
-            self._step = self.wrap(self.wrap_module(self.module), mode)
-        else:
-            self.module.train()
-            net = self.wrap_module(self.module)
-            optimizer = torch.optim.Adam(
-                self.module.parameters(),
-                lr=ADAM.lr,
-                betas=(ADAM.beta1, ADAM.beta2),
-                eps=ADAM.eps,
-                weight_decay=ADAM.weight_decay,
-            )
 
-            def train_step(x: torch.Tensor, y: torch.Tensor, lengths=None) -> torch.Tensor:
-                optimizer.zero_grad(set_to_none=True)
+            def infer_step(x: torch.Tensor, lengths=None) -> torch.Tensor:
+                with self.autocast():
+                    return net(x) if lengths is None else net(x, lengths)
+
+            self._step = self.wrap(infer_step, mode)
+            return
+        optimizer = torch.optim.Adam(
+            self.module.parameters(),
+            lr=ADAM.lr,
+            betas=(ADAM.beta1, ADAM.beta2),
+            eps=ADAM.eps,
+            weight_decay=ADAM.weight_decay,
+        )
+        # float16 gradients underflow: scale the loss up, unscale before the step, skip a step
+        # that overflowed (PyTorch's GradScaler; bench.precision's constants).
+        scaler = (
+            torch.amp.GradScaler(
+                self.device.type,
+                init_scale=LOSS_SCALE_INIT,
+                growth_factor=LOSS_SCALE_FACTOR,
+                backoff_factor=1 / LOSS_SCALE_FACTOR,
+                growth_interval=LOSS_SCALE_GROWTH_INTERVAL,
+            )
+            if self.policy.loss_scaling
+            else None
+        )
+
+        def train_step(x: torch.Tensor, y: torch.Tensor, lengths=None) -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            with self.autocast():
                 logits = net(x) if lengths is None else net(x, lengths)
-                loss = cross_entropy(logits, y, lengths)
+            loss = cross_entropy(logits.float(), y, lengths)  # the loss in float32, always
+            if scaler is None:
                 loss.backward()
                 optimizer.step()
-                return loss.detach()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            return loss.detach()
 
-            self._step = self.wrap(train_step, mode)
+        self._step = self.wrap(train_step, mode)
+
+    def autocast(self):
+        """Mixed precision: matmuls and convolutions in the policy's dtype, weights float32."""
+        if not self.policy.autocast:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=DTYPES[self.policy.compute])
 
     def wrap_module(self, module: torch.nn.Module):
         """Hook for backends that transform the module itself (TorchScript)."""
@@ -119,6 +161,8 @@ class TorchBackend(Backend):
     def put(self, batch):
         x, y, *lengths = batch
         x = torch.from_numpy(np.ascontiguousarray(self.prepare_input(x))).to(self.device)
+        if x.is_floating_point():
+            x = x.to(self.storage)  # images in the weights' dtype; token ids stay integers
         y = torch.from_numpy(y.astype(np.int64)).to(self.device)
         if lengths:
             return x, y, torch.from_numpy(lengths[0].astype(np.int64)).to(self.device)

@@ -109,7 +109,8 @@ def batch_sizes(text: str) -> tuple[int, ...]:
     sizes = []
     for part in text.split(","):
         part = part.strip()
-        if not part.isdigit() or not 1 <= int(part) <= MAX_BATCH_SIZE:
+        # isdigit() alone admits '²' and other digits int() refuses: ASCII only.
+        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) <= MAX_BATCH_SIZE:
             raise UsageError(
                 f"--batch-sizes: {part!r} is not an integer from 1 to {MAX_BATCH_SIZE}; "
                 "expected e.g. '1,8,64'"

@@ -26,7 +26,7 @@ from bench.backends.base import ADAM, LOSS
 from bench.cells import MODES, Cell
 from bench.cli import args as check
 from bench.errors import UsageError
-from bench.precision import POLICY, PRECISIONS, TOLERANCE
+from bench.precision import POLICIES, PRECISIONS
 from bench.profiles import Settings, settings_for
 from bench.record import SCHEMA_VERSION, CellResult
 from bench.runner import Runner
@@ -118,7 +118,7 @@ def run_meta(run_id: str, settings: Settings, cells: list[Cell], scenario: str) 
         "cwd": str(Path.cwd()),
         "scenario": scenario,
         "settings": settings.to_dict(),
-        "precision_policy": {p: {"policy": POLICY[p], "tolerance": TOLERANCE[p]} for p in used},
+        "precision_policy": {p: POLICIES[p].to_json() for p in used},
         "training_step": {"loss": LOSS, "optimizer": {"name": "Adam", **asdict(ADAM)}},
         "scenario_settings": scenarios.get(scenario).describe_run(settings.profile),
         "environment": environment.collect(settings.threads),

@@ -71,6 +71,8 @@ class Measurement:
     clock: Clock
     save: Callable[[CellResult], None]
     result: CellResult
+    # A reduced precision: its framework's float32 eager outputs (bench.expected --eager32).
+    eager32: dict[str, np.ndarray] | None = None
 
     def record(self, **groups: Any) -> None:
         self.result = replace(self.result, **groups)
@@ -119,6 +121,11 @@ class Scenario(abc.ABC):
     def reference(self, cell: Cell, seed: int) -> dict[str, np.ndarray]:
         """The float64 NumPy reference outputs a cell is checked against."""
 
+    def eager_float32(self, cell: Cell, seed: int) -> dict[str, np.ndarray] | None:
+        """The same outputs from the cell's framework, eager, in float32 on the CPU: what a
+        reduced precision's error is set beside. None: this scenario does not compare."""
+        return None
+
     # --- worker -----------------------------------------------------------------------
     @abc.abstractmethod
     def measure(self, m: Measurement) -> Outcome:
@@ -153,7 +160,9 @@ def build_model(m: Measurement, cfg: Any, params: dict, strategy: str = "exact")
     """Build the backend's model and step (timed: ``build_s``); record the FLOP count."""
     cell = m.cell
     start = m.clock()
-    m.backend.build(cell.model, cfg, params, cell.mode, cell.device, strategy=strategy)
+    m.backend.build(
+        cell.model, cfg, params, cell.mode, cell.device, strategy=strategy, precision=cell.precision
+    )
     build_s = m.clock() - start
     flops = models.spec(cell.model).flops_per_step(cfg, cell.batch_size, cell.mode)
     m.record(build=Build(build_s=build_s, flops_per_step=int(flops)))

@@ -17,6 +17,7 @@ import models
 from bench import metrics
 from bench.cells import Cell
 from bench.parity import check, max_rel_err
+from bench.precision import PRECISIONS
 from bench.record import CellResult, FirstCall, Outcome, Status, Steady
 from bench.scenarios.base import (
     MatrixRequest,
@@ -112,6 +113,18 @@ class FixedShapes(Scenario):
         cfg, params, batch = inputs(cell.model, cell.profile, cell.batch_size, seed)
         return {"output": reference_output(cell.model, cfg, params, batch, cell.mode)}
 
+    def eager_float32(self, cell: Cell, seed: int) -> dict[str, np.ndarray]:
+        from bench import backends
+
+        cls = backends.load(backends.eager_baseline(cell.framework))
+        cls.configure("cpu", 1, "float32")
+        cfg, params, batch = inputs(cell.model, cell.profile, cell.batch_size, seed)
+        b = cls()
+        b.build(cell.model, cfg, params, cell.mode, "cpu")
+        out = b.step(b.put(batch))
+        b.sync(out)
+        return {"output": b.to_numpy(out)}
+
     def measure(self, m: Measurement) -> Outcome:
         """Build, first call, parity, warm-up, then (cold phase) samples and throughput."""
         data, mismatch = first_call(m)
@@ -121,19 +134,24 @@ class FixedShapes(Scenario):
         return Outcome(Status.OK)
 
     def summary(self, results: list[CellResult], baselines: metrics.Baselines) -> SummaryTable:
+        # A precision column only where a run has more than float32 (the usual table's shape).
+        show_precision = any(r.cell.precision != "float32" for r in results)
         rows = []
         # Stable sort: within a block, backends keep the order they ran in (eager first).
-        order = ("model", "profile", "mode", "batch_size", "device", "precision")
-        for r in sorted(results, key=lambda r: tuple(getattr(r.cell, k) for k in order)):
+        order = ("model", "profile", "mode", "batch_size", "device")
+        for r in sorted(results, key=lambda r: (*(getattr(r.cell, k) for k in order),
+                                                PRECISIONS.index(r.cell.precision))):  # fmt: skip
             lat = metrics.latency(r)
             median, p90 = (lat.median, lat.p90) if lat else (None, None)
             ratio = metrics.speedup_vs_eager(r, baselines)
             warm = r.warm.first_call_warm_s if r.warm else None
+            precision = (r.cell.precision,) if show_precision else ()
             rows.append(
                 (
                     r.cell.model,
                     r.cell.mode,
                     str(r.cell.batch_size),
+                    *precision,
                     r.cell.backend,
                     _num(median, ".3g"),
                     _num(p90, ".3g"),
@@ -145,7 +163,8 @@ class FixedShapes(Scenario):
                     status_text(r),
                 )
             )
-        return SummaryTable(self.title, HEADERS, NUMERIC, rows, group=3)
+        headers = (*HEADERS[:3], "precision", *HEADERS[3:]) if show_precision else HEADERS
+        return SummaryTable(self.title, headers, NUMERIC, rows, group=4 if show_precision else 3)
 
 
 def first_call(m: Measurement) -> tuple[Any, Outcome | None]:
@@ -161,7 +180,8 @@ def first_call(m: Measurement) -> tuple[Any, Outcome | None]:
     out, seconds = timed_step(m.backend.step, m.backend.sync, data, m.clock)
     m.record(first_call=FirstCall(first_call_s=seconds))
     error = max_rel_err(m.backend.to_numpy(out), m.expected["output"])
-    parity, mismatch = check([error], m.tolerance, parity_output(cell.mode))
+    eager32 = None if m.eager32 is None else max_rel_err(m.eager32["output"], m.expected["output"])
+    parity, mismatch = check([error], m.tolerance, parity_output(cell.mode), eager32)
     m.record(parity=parity)
     return data, mismatch
 

@@ -31,4 +31,8 @@ def max_pool2d(x: jax.Array, size: int = 2) -> jax.Array:
 
 
 def to_numpy(tree: dict) -> dict[str, np.ndarray]:
-    return {name: np.asarray(value) for name, value in tree.items()}
+    """Arrays back on the host; floats as float32 (bfloat16 has no NumPy dtype of its own)."""
+    return {
+        name: np.asarray(v.astype(jnp.float32) if jnp.issubdtype(v.dtype, jnp.floating) else v)
+        for name, v in tree.items()
+    }

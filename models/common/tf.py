@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -11,13 +13,48 @@ class ParamModule(tf.Module):
 
     def __init__(self, params: dict[str, np.ndarray], trainable: bool = True):
         super().__init__()
-        self.p = {
+        self.variables_by_name = {
             name: tf.Variable(value, trainable=trainable, name=name.replace(".", "_"))
             for name, value in params.items()
         }
+        # Not tracked (a view holds tensors, not variables): see ``compute_view``.
+        object.__setattr__(self, "_view", None)
+
+    @property
+    def p(self) -> dict:
+        """The weights as the model reads them: the variables, or a compute view of them."""
+        return self._view if self._view is not None else self.variables_by_name
 
     def numpy_params(self) -> dict[str, np.ndarray]:
-        return {name: var.numpy() for name, var in self.p.items()}
+        """Every variable on the host, floats as float32 (bfloat16 has no NumPy dtype)."""
+        return {
+            name: var.numpy().astype(np.float32) if var.dtype.is_floating else var.numpy()
+            for name, var in self.p.items()
+        }
+
+    def cast_variables(self, dtype: tf.DType) -> None:
+        """Store every floating variable in ``dtype`` (new variables, same names and roles)."""
+        for name, var in list(self.variables_by_name.items()):
+            if var.dtype.is_floating and var.dtype != dtype:
+                self.variables_by_name[name] = tf.Variable(
+                    tf.cast(var, dtype), trainable=var.trainable, name=var.name.split(":")[0]
+                )
+
+    @contextlib.contextmanager
+    def compute_view(self, dtype: tf.DType):
+        """Within the block, the trainable weights read as ``dtype`` (casts of the variables,
+        so gradients reach them); the variables themselves and non-trainable state (e.g.
+        BatchNorm statistics, which the model updates) are untouched. A no-op where the
+        weights are already ``dtype``."""
+        view = {
+            name: tf.cast(var, dtype) if var.trainable and var.dtype != dtype else var
+            for name, var in self.variables_by_name.items()
+        }
+        object.__setattr__(self, "_view", view)
+        try:
+            yield
+        finally:
+            object.__setattr__(self, "_view", None)
 
 
 def linear(x: tf.Tensor, weight: tf.Variable, bias: tf.Variable) -> tf.Tensor:

@@ -28,6 +28,6 @@ def export(module: torch.nn.Module, transposed: Collection[str]) -> dict[str, np
     for name, tensor in module.state_dict().items():
         if not tensor.is_floating_point():
             continue  # e.g. BatchNorm's num_batches_tracked: bookkeeping, not a parameter
-        value = tensor.detach().cpu().numpy()
+        value = tensor.detach().float().cpu().numpy()  # bfloat16 has no NumPy dtype
         out[name] = np.ascontiguousarray(value.T if name in transposed else value)
     return out

@@ -44,19 +44,26 @@ def max_pool2d(x: jax.Array, size: int = 3, stride: int = 2, padding: int = 1) -
 
 
 def batch_norm(x: jax.Array, params: dict, state: dict, new_state: dict, name: str, train: bool):
-    """x (B, H, W, C); in train mode, writes the updated running statistics to new_state."""
+    """x (B, H, W, C); in train mode, writes the updated running statistics to new_state.
+
+    Statistics and normalisation in float32 whatever x's dtype; the result in x's, the
+    statistics in the state's."""
+    x32 = x.astype(jnp.float32)
+    mean_name, var_name = f"{name}.running_mean", f"{name}.running_var"
     if train:
-        mean = x.mean(axis=(0, 1, 2))  # (C,)
-        var = jnp.square(x - mean).mean(axis=(0, 1, 2))  # biased: what normalises
+        mean = x32.mean(axis=(0, 1, 2))  # (C,)
+        var = jnp.square(x32 - mean).mean(axis=(0, 1, 2))  # biased: what normalises
         n = x.size // x.shape[-1]
         m = BN_MOMENTUM
         batch_mean, unbiased = jax.lax.stop_gradient((mean, var * n / (n - 1)))
-        new_state[f"{name}.running_mean"] = (1 - m) * state[f"{name}.running_mean"] + m * batch_mean
-        new_state[f"{name}.running_var"] = (1 - m) * state[f"{name}.running_var"] + m * unbiased
+        for key, batch in ((mean_name, batch_mean), (var_name, unbiased)):
+            old = state[key]
+            new_state[key] = ((1 - m) * old.astype(jnp.float32) + m * batch).astype(old.dtype)
     else:
-        mean, var = state[f"{name}.running_mean"], state[f"{name}.running_var"]
-    scale = params[f"{name}.weight"] * jax.lax.rsqrt(var + BN_EPS)
-    return (x - mean) * scale + params[f"{name}.bias"]
+        mean, var = state[mean_name].astype(jnp.float32), state[var_name].astype(jnp.float32)
+    scale = params[f"{name}.weight"].astype(jnp.float32) * jax.lax.rsqrt(var + BN_EPS)
+    out = (x32 - mean) * scale + params[f"{name}.bias"].astype(jnp.float32)
+    return out.astype(x.dtype)
 
 
 def conv_bn(x, params, state, new_state, c: Conv, train: bool) -> jax.Array:

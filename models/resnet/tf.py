@@ -43,20 +43,25 @@ class ResNet(ParamModule):
         self.stages = stages(cfg)
 
     def batch_norm(self, x: tf.Tensor, name: str, training: bool) -> tf.Tensor:
+        """Statistics and normalisation in float32 whatever x's dtype; the result in x's."""
         p = self.p
         running_mean, running_var = p[f"{name}.running_mean"], p[f"{name}.running_var"]
+        x32 = tf.cast(x, tf.float32)
         if training:
-            mean = tf.reduce_mean(x, axis=[0, 1, 2])  # (C,)
-            var = tf.reduce_mean(tf.square(x - mean), axis=[0, 1, 2])  # biased: what normalises
-            n = tf.cast(tf.size(x) // tf.shape(x)[-1], x.dtype)
+            mean = tf.reduce_mean(x32, axis=[0, 1, 2])  # (C,)
+            var = tf.reduce_mean(tf.square(x32 - mean), axis=[0, 1, 2])  # biased: normalises
+            n = tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)
             m = BN_MOMENTUM
             unbiased = tf.stop_gradient(var * n / (n - 1.0))
-            running_mean.assign((1 - m) * running_mean + m * tf.stop_gradient(mean))
-            running_var.assign((1 - m) * running_var + m * unbiased)
+            new_mean = (1 - m) * tf.cast(running_mean, tf.float32) + m * tf.stop_gradient(mean)
+            new_var = (1 - m) * tf.cast(running_var, tf.float32) + m * unbiased
+            running_mean.assign(tf.cast(new_mean, running_mean.dtype))
+            running_var.assign(tf.cast(new_var, running_var.dtype))
         else:
-            mean, var = running_mean, running_var
-        scale = p[f"{name}.weight"] * tf.math.rsqrt(var + BN_EPS)
-        return (x - mean) * scale + p[f"{name}.bias"]
+            mean, var = tf.cast(running_mean, tf.float32), tf.cast(running_var, tf.float32)
+        scale = tf.cast(p[f"{name}.weight"], tf.float32) * tf.math.rsqrt(var + BN_EPS)
+        out = (x32 - mean) * scale + tf.cast(p[f"{name}.bias"], tf.float32)
+        return tf.cast(out, x.dtype)
 
     def conv_bn(self, x: tf.Tensor, c: Conv, training: bool) -> tf.Tensor:
         h = conv2d(x, self.p[f"{c.name}.weight"], None, stride=c.stride, padding=c.padding)

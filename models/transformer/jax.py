@@ -15,9 +15,13 @@ LN_EPS = 1e-5
 
 
 def layer_norm(x: jax.Array, weight: jax.Array, bias: jax.Array) -> jax.Array:
-    mean = jnp.mean(x, axis=-1, keepdims=True)
-    var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)  # biased
-    return (x - mean) / jnp.sqrt(var + LN_EPS) * weight + bias
+    """In float32 whatever x's dtype (the statistics of a bfloat16 row are too coarse); the
+    result in x's dtype."""
+    x32 = x.astype(jnp.float32)
+    mean = jnp.mean(x32, axis=-1, keepdims=True)
+    var = jnp.mean(jnp.square(x32 - mean), axis=-1, keepdims=True)  # biased
+    out = (x32 - mean) / jnp.sqrt(var + LN_EPS) * weight.astype(jnp.float32)
+    return (out + bias.astype(jnp.float32)).astype(x.dtype)
 
 
 def causal_self_attention(cfg: Config, p: dict, prefix: str, x: jax.Array) -> jax.Array:
@@ -30,7 +34,8 @@ def causal_self_attention(cfg: Config, p: dict, prefix: str, x: jax.Array) -> ja
     v = v.reshape(B, T, nh, hd).transpose(0, 2, 1, 3)
     att = (q @ k.transpose(0, 1, 3, 2)) / math.sqrt(hd)  # (B, nh, T, T)
     causal = jnp.tril(jnp.ones((T, T), dtype=bool))  # key j <= query i
-    att = jax.nn.softmax(jnp.where(causal, att, -jnp.inf), axis=-1)
+    att = jnp.where(causal, att, -jnp.inf)
+    att = jax.nn.softmax(att.astype(jnp.float32), axis=-1).astype(x.dtype)  # float32 softmax
     y = att @ v  # (B, nh, T, hd)
     y = y.transpose(0, 2, 1, 3).reshape(B, T, C)  # heads merged in order
     return linear(y, p[prefix + "proj.weight"], p[prefix + "proj.bias"])  # (B, T, C)

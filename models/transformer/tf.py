@@ -14,9 +14,13 @@ LN_EPS = 1e-5
 
 
 def layer_norm(x: tf.Tensor, weight: tf.Variable, bias: tf.Variable) -> tf.Tensor:
-    mean = tf.reduce_mean(x, axis=-1, keepdims=True)
-    var = tf.reduce_mean(tf.square(x - mean), axis=-1, keepdims=True)  # biased
-    return (x - mean) / tf.sqrt(var + LN_EPS) * weight + bias
+    """In float32 whatever x's dtype (the statistics of a bfloat16 row are too coarse); the
+    result in x's dtype."""
+    x32 = tf.cast(x, tf.float32)
+    mean = tf.reduce_mean(x32, axis=-1, keepdims=True)
+    var = tf.reduce_mean(tf.square(x32 - mean), axis=-1, keepdims=True)  # biased
+    out = (x32 - mean) / tf.sqrt(var + LN_EPS) * tf.cast(weight, tf.float32)
+    return tf.cast(out + tf.cast(bias, tf.float32), x.dtype)
 
 
 def causal_self_attention(cfg: Config, p: dict, prefix: str, x: tf.Tensor) -> tf.Tensor:
@@ -30,7 +34,8 @@ def causal_self_attention(cfg: Config, p: dict, prefix: str, x: tf.Tensor) -> tf
     att = tf.matmul(q, k, transpose_b=True) / math.sqrt(hd)  # (B, nh, T, T)
     positions = tf.range(T)
     causal = positions[None, :] <= positions[:, None]  # (T, T): key j <= query i
-    att = tf.nn.softmax(tf.where(causal, att, float("-inf")), axis=-1)
+    att = tf.where(causal, att, tf.constant(float("-inf"), att.dtype))
+    att = tf.cast(tf.nn.softmax(tf.cast(att, tf.float32), axis=-1), x.dtype)  # float32 softmax
     y = tf.matmul(att, v)  # (B, nh, T, hd)
     y = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B, T, C])  # heads merged in order
     return linear(y, p[prefix + "proj.weight"], p[prefix + "proj.bias"])  # (B, T, C)

@@ -79,6 +79,11 @@ def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
         "memory_vs_eager": frame.num(metrics.memory_vs_eager(r, baselines)),
         "gpu_memory_bytes": frame.num(r.memory.peak_gpu_process_bytes if r.memory else None),
         "gpu_name": r.gpu.gpu_name if r.gpu else "",
+        "vs_float32": frame.num(metrics.speedup_vs_float32(r, baselines)),
+        "memory_saved": frame.num(metrics.memory_saved_vs_float32(r, baselines)),
+        "parity_float32_eager_err": frame.num(
+            r.parity.parity_float32_eager_err if r.parity else None
+        ),
         "vs_eager": frame.num(metrics.speedup_vs_eager(r, baselines)),
         "vs_torch_eager": frame.num(metrics.speedup_vs_torch_eager(r, baselines)),
         "break_even": cold,
@@ -95,13 +100,15 @@ def cells_frame(runs: Sequence[Run]) -> pd.DataFrame:
         rows += [_row(run, r, baselines) for r in results]
     if not rows:
         return pd.DataFrame()
-    return frame.ordered(pd.DataFrame(rows), ["model", "mode", "batch_size", "backend"])
+    return frame.ordered(
+        pd.DataFrame(rows), ["model", "mode", "batch_size", "precision", "backend"]
+    )
 
 
 def samples_frame(cells: pd.DataFrame) -> pd.DataFrame:
     """One row per raw timed sample of every ``ok`` cell (for the latency distributions)."""
     ok = cells[cells["status"] == "ok"]
-    keep = ["source", "model", "mode", "batch_size", "backend", "samples_ms"]
+    keep = ["source", "model", "mode", "batch_size", "precision", "backend", "samples_ms"]
     long = ok[keep].explode("samples_ms").rename(columns={"samples_ms": "latency_ms"})
     long["latency_ms"] = long["latency_ms"].astype(float)
     return long.dropna(subset=["latency_ms"]).reset_index(drop=True)
@@ -139,7 +146,8 @@ def geomean_frame(cells: pd.DataFrame) -> pd.DataFrame:
     many workloads they cover. A workload is a model at one batch size. ``covered`` counts
     the workloads with a speedup (the cell and its baseline are both ok), ``total`` those
     the backend was asked to run."""
-    data = cells.assign(panel=frame.panel(cells))
+    data = cells[~cells["not_applicable"]]
+    data = data.assign(panel=frame.panel(data))
     rows = []
     for (panel_label, backend), group in data.groupby(
         ["panel", "backend"], observed=True, sort=False
@@ -211,7 +219,8 @@ def summary_table(cells: pd.DataFrame) -> Table:
     rows: list[Row] = []
     previous = None
     for _, r in cells.iterrows():
-        group = f"{r['model']} · {r['mode']} · batch {r['batch_size']} · {r['source']}"
+        precision = "" if r["precision"] == "float32" else f" · {r['precision']}"
+        group = f"{r['model']} · {r['mode']} · batch {r['batch_size']}{precision} · {r['source']}"
         if group != previous:
             rows.append(Row((group,), "group"))
             previous = group
@@ -317,6 +326,51 @@ def memory_table(cells: pd.DataFrame) -> Table:
         Column("counter", wrap="wrap"),
     )
     return Table("memory-table", columns, tuple(rows), "No static cell with an ok eager cell.")
+
+
+def precision_table(cells: pd.DataFrame) -> Table:
+    """Each reduced-precision cell against the same backend at float32: speed, memory, error."""
+    reduced = cells[(cells["precision"].astype(str) != "float32") & ~cells["not_applicable"]]
+    rows = [
+        Row(
+            (
+                p,
+                w,
+                str(r["backend"]),
+                str(r["precision"]),
+                status_text(r),
+                fmt.sig(r["median_ms"]),
+                fmt.times(r["vs_float32"]),
+                fmt.percent(r["memory_saved"]),
+                fmt.error(r["parity_max_rel_err"]),
+                fmt.error(r["parity_float32_eager_err"]),
+                fmt.error(r["parity_tolerance"]),
+            ),
+            "" if r["status"] == "ok" else "bad",
+        )
+        for p, w, (_, r) in zip(
+            frame.panel(reduced), frame.workload(reduced), reduced.iterrows(), strict=True
+        )
+    ]
+    columns = (
+        Column("mode · precision · device"),
+        Column("model, batch"),
+        Column("backend"),
+        Column("precision"),
+        Column("status"),
+        Column("median ms", True, _help("median")),
+        Column("vs float32", True, _help("vs_float32")),
+        Column("memory saved", True, _help("memory_saved")),
+        Column("parity err", True, "this cell's max relative error against float64 NumPy"),
+        Column(
+            "float32 eager err",
+            True,
+            "the same error of its framework's float32 eager output: the part of the cell's "
+            "error the backend would have in float32",
+        ),
+        Column("tolerance", True, "the precision's parity tolerance (bench.precision)"),
+    )
+    return Table("precision-table", columns, tuple(rows), "Every cell is float32.")
 
 
 def geomean_table(geo: pd.DataFrame) -> Table:
@@ -540,7 +594,34 @@ def _counters(cells: pd.DataFrame) -> str:
     return "; ".join(dict.fromkeys(parts)) or "none recorded"
 
 
+PRECISION_CAPTION = (
+    "Speedup of each reduced precision over float32 on the same backend",
+    "One panel per mode, precision and device; each row a model at one batch size, each "
+    "column a backend. The number is the backend's float32 median over its median at this "
+    "precision: above 1, the precision makes the backend faster (tensor cores, less memory "
+    "traffic); below 1, slower (on a CPU without native bfloat16 matmuls, say, the casts "
+    "cost more than they save). Colours as Figure {first}a. Computed by "
+    f"{DEFINITIONS['vs_float32'].function}.",
+)
+
+
+def precision_figure(cells: pd.DataFrame, number: int):
+    """The reduced precisions' speedups over float32 (None where every cell is float32)."""
+    reduced = cells[(cells["precision"].astype(str) != "float32") & ~cells["not_applicable"]]
+    if reduced.empty:
+        return None
+    return figure(
+        f"fig-{number}",
+        str(number),
+        PRECISION_CAPTION,
+        lambda: plots.speedup_heatmap(reduced, "vs_float32"),
+        first=str(number - 6),
+    )
+
+
 def build_figures(cells: pd.DataFrame, pairs: pd.DataFrame, first: int) -> list:
+    # A combination that means nothing (tf32 on a CPU) has no place in a figure.
+    cells = cells[~cells["not_applicable"]]
     n = [str(first + i) for i in range(6)]
     used_models = set(cells["model"].astype(str))
     models = [m for m in cells["model"].cat.categories if m in used_models]
@@ -626,6 +707,8 @@ def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
         ("break-even", "Break-even steps"),
         ("memory", "Peak memory against eager"),
     ]
+    if (cells["precision"].astype(str) != "float32").any():
+        nav.append(("precision", "Reduced precision against float32"))
     citations = [
         ("Cells", [cite_cell(r) for _, r in ok.iterrows()], "No ok cell."),
         (
@@ -654,9 +737,11 @@ def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
             "noisy_cells": noisy_table(cells),
             "break_even": break_even_table(pairs),
             "memory": memory_table(cells),
+            "precision": precision_table(cells),
+            "precision_figure": precision_figure(cells, first_figure + 6),
             "noise_threshold": f"{NOISY_IQR_RATIO:.0%}",
         },
         failures=cells[cells["status"] != "ok"],
         citations=citations,
-        figures_used=6,
+        figures_used=7 if (cells["precision"].astype(str) != "float32").any() else 6,
     )
