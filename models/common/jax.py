@@ -30,9 +30,17 @@ def max_pool2d(x: jax.Array, size: int = 2) -> jax.Array:
     return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, window, "VALID")
 
 
+def stats_dtype(dtype) -> jnp.dtype:
+    """Where statistics (softmax, normalisation) are computed: at least float32 (a bfloat16
+    row's are too coarse), float64 kept as float64."""
+    return jnp.promote_types(dtype, jnp.float32)
+
+
 def to_numpy(tree: dict) -> dict[str, np.ndarray]:
-    """Arrays back on the host; floats as float32 (bfloat16 has no NumPy dtype of its own)."""
+    """Arrays back on the host; 16-bit floats as float32 (bfloat16 has no NumPy dtype)."""
     return {
-        name: np.asarray(v.astype(jnp.float32) if jnp.issubdtype(v.dtype, jnp.floating) else v)
+        name: np.asarray(
+            v.astype(stats_dtype(v.dtype)) if jnp.issubdtype(v.dtype, jnp.floating) else v
+        )
         for name, v in tree.items()
     }

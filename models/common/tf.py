@@ -26,9 +26,11 @@ class ParamModule(tf.Module):
         return self._view if self._view is not None else self.variables_by_name
 
     def numpy_params(self) -> dict[str, np.ndarray]:
-        """Every variable on the host, floats as float32 (bfloat16 has no NumPy dtype)."""
+        """Every variable on the host, 16-bit floats as float32 (bfloat16 has no NumPy dtype)."""
         return {
-            name: var.numpy().astype(np.float32) if var.dtype.is_floating else var.numpy()
+            name: tf.cast(var, stats_dtype(var.dtype)).numpy()
+            if var.dtype.is_floating
+            else var.numpy()
             for name, var in self.p.items()
         }
 
@@ -55,6 +57,12 @@ class ParamModule(tf.Module):
             yield
         finally:
             object.__setattr__(self, "_view", None)
+
+
+def stats_dtype(dtype: tf.DType) -> tf.DType:
+    """Where statistics (softmax, normalisation) are computed: at least float32 (a bfloat16
+    row's are too coarse), float64 kept as float64."""
+    return tf.float64 if dtype == tf.float64 else tf.float32
 
 
 def linear(x: tf.Tensor, weight: tf.Variable, bias: tf.Variable) -> tf.Tensor:

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.common.jax import conv2d, linear, to_numpy
+from models.common.jax import conv2d, linear, stats_dtype, to_numpy
 from models.common.spec import nhwc
 from models.resnet.spec import (
     BN_EPS,
@@ -46,9 +46,10 @@ def max_pool2d(x: jax.Array, size: int = 3, stride: int = 2, padding: int = 1) -
 def batch_norm(x: jax.Array, params: dict, state: dict, new_state: dict, name: str, train: bool):
     """x (B, H, W, C); in train mode, writes the updated running statistics to new_state.
 
-    Statistics and normalisation in float32 whatever x's dtype; the result in x's, the
-    statistics in the state's."""
-    x32 = x.astype(jnp.float32)
+    Statistics and normalisation in at least float32 whatever x's dtype; the result in x's,
+    the statistics in the state's."""
+    f = stats_dtype(x.dtype)
+    x32 = x.astype(f)
     mean_name, var_name = f"{name}.running_mean", f"{name}.running_var"
     if train:
         mean = x32.mean(axis=(0, 1, 2))  # (C,)
@@ -58,11 +59,11 @@ def batch_norm(x: jax.Array, params: dict, state: dict, new_state: dict, name: s
         batch_mean, unbiased = jax.lax.stop_gradient((mean, var * n / (n - 1)))
         for key, batch in ((mean_name, batch_mean), (var_name, unbiased)):
             old = state[key]
-            new_state[key] = ((1 - m) * old.astype(jnp.float32) + m * batch).astype(old.dtype)
+            new_state[key] = ((1 - m) * old.astype(f) + m * batch).astype(old.dtype)
     else:
-        mean, var = state[mean_name].astype(jnp.float32), state[var_name].astype(jnp.float32)
-    scale = params[f"{name}.weight"].astype(jnp.float32) * jax.lax.rsqrt(var + BN_EPS)
-    out = (x32 - mean) * scale + params[f"{name}.bias"].astype(jnp.float32)
+        mean, var = state[mean_name].astype(f), state[var_name].astype(f)
+    scale = params[f"{name}.weight"].astype(f) * jax.lax.rsqrt(var + BN_EPS)
+    out = (x32 - mean) * scale + params[f"{name}.bias"].astype(f)
     return out.astype(x.dtype)
 
 

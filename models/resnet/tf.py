@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from models.common.spec import nhwc
-from models.common.tf import ParamModule, conv2d, linear
+from models.common.tf import ParamModule, conv2d, linear, stats_dtype
 from models.resnet.spec import (
     BN_EPS,
     BN_MOMENTUM,
@@ -43,24 +43,26 @@ class ResNet(ParamModule):
         self.stages = stages(cfg)
 
     def batch_norm(self, x: tf.Tensor, name: str, training: bool) -> tf.Tensor:
-        """Statistics and normalisation in float32 whatever x's dtype; the result in x's."""
+        """Statistics and normalisation in at least float32 whatever x's dtype; the result
+        in x's."""
         p = self.p
         running_mean, running_var = p[f"{name}.running_mean"], p[f"{name}.running_var"]
-        x32 = tf.cast(x, tf.float32)
+        f = stats_dtype(x.dtype)
+        x32 = tf.cast(x, f)
         if training:
             mean = tf.reduce_mean(x32, axis=[0, 1, 2])  # (C,)
             var = tf.reduce_mean(tf.square(x32 - mean), axis=[0, 1, 2])  # biased: normalises
-            n = tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)
+            n = tf.cast(tf.size(x) // tf.shape(x)[-1], f)
             m = BN_MOMENTUM
             unbiased = tf.stop_gradient(var * n / (n - 1.0))
-            new_mean = (1 - m) * tf.cast(running_mean, tf.float32) + m * tf.stop_gradient(mean)
-            new_var = (1 - m) * tf.cast(running_var, tf.float32) + m * unbiased
+            new_mean = (1 - m) * tf.cast(running_mean, f) + m * tf.stop_gradient(mean)
+            new_var = (1 - m) * tf.cast(running_var, f) + m * unbiased
             running_mean.assign(tf.cast(new_mean, running_mean.dtype))
             running_var.assign(tf.cast(new_var, running_var.dtype))
         else:
-            mean, var = tf.cast(running_mean, tf.float32), tf.cast(running_var, tf.float32)
-        scale = tf.cast(p[f"{name}.weight"], tf.float32) * tf.math.rsqrt(var + BN_EPS)
-        out = (x32 - mean) * scale + tf.cast(p[f"{name}.bias"], tf.float32)
+            mean, var = tf.cast(running_mean, f), tf.cast(running_var, f)
+        scale = tf.cast(p[f"{name}.weight"], f) * tf.math.rsqrt(var + BN_EPS)
+        out = (x32 - mean) * scale + tf.cast(p[f"{name}.bias"], f)
         return tf.cast(out, x.dtype)
 
     def conv_bn(self, x: tf.Tensor, c: Conv, training: bool) -> tf.Tensor:

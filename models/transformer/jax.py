@@ -8,20 +8,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.common.jax import linear, to_numpy
+from models.common.jax import linear, stats_dtype, to_numpy
 from models.transformer.spec import Config
 
 LN_EPS = 1e-5
 
 
 def layer_norm(x: jax.Array, weight: jax.Array, bias: jax.Array) -> jax.Array:
-    """In float32 whatever x's dtype (the statistics of a bfloat16 row are too coarse); the
-    result in x's dtype."""
-    x32 = x.astype(jnp.float32)
+    """In at least float32 whatever x's dtype (the statistics of a bfloat16 row are too
+    coarse); the result in x's dtype."""
+    x32 = x.astype(stats_dtype(x.dtype))
     mean = jnp.mean(x32, axis=-1, keepdims=True)
     var = jnp.mean(jnp.square(x32 - mean), axis=-1, keepdims=True)  # biased
-    out = (x32 - mean) / jnp.sqrt(var + LN_EPS) * weight.astype(jnp.float32)
-    return (out + bias.astype(jnp.float32)).astype(x.dtype)
+    out = (x32 - mean) / jnp.sqrt(var + LN_EPS) * weight.astype(x32.dtype)
+    return (out + bias.astype(x32.dtype)).astype(x.dtype)
 
 
 def causal_self_attention(cfg: Config, p: dict, prefix: str, x: jax.Array) -> jax.Array:
@@ -35,7 +35,7 @@ def causal_self_attention(cfg: Config, p: dict, prefix: str, x: jax.Array) -> ja
     att = (q @ k.transpose(0, 1, 3, 2)) / math.sqrt(hd)  # (B, nh, T, T)
     causal = jnp.tril(jnp.ones((T, T), dtype=bool))  # key j <= query i
     att = jnp.where(causal, att, -jnp.inf)
-    att = jax.nn.softmax(att.astype(jnp.float32), axis=-1).astype(x.dtype)  # float32 softmax
+    att = jax.nn.softmax(att.astype(stats_dtype(att.dtype)), axis=-1).astype(x.dtype)
     y = att @ v  # (B, nh, T, hd)
     y = y.transpose(0, 2, 1, 3).reshape(B, T, C)  # heads merged in order
     return linear(y, p[prefix + "proj.weight"], p[prefix + "proj.bias"])  # (B, T, C)

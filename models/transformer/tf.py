@@ -7,20 +7,20 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from models.common.tf import ParamModule, linear
+from models.common.tf import ParamModule, linear, stats_dtype
 from models.transformer.spec import Config
 
 LN_EPS = 1e-5
 
 
 def layer_norm(x: tf.Tensor, weight: tf.Variable, bias: tf.Variable) -> tf.Tensor:
-    """In float32 whatever x's dtype (the statistics of a bfloat16 row are too coarse); the
-    result in x's dtype."""
-    x32 = tf.cast(x, tf.float32)
+    """In at least float32 whatever x's dtype (the statistics of a bfloat16 row are too
+    coarse); the result in x's dtype."""
+    x32 = tf.cast(x, stats_dtype(x.dtype))
     mean = tf.reduce_mean(x32, axis=-1, keepdims=True)
     var = tf.reduce_mean(tf.square(x32 - mean), axis=-1, keepdims=True)  # biased
-    out = (x32 - mean) / tf.sqrt(var + LN_EPS) * tf.cast(weight, tf.float32)
-    return tf.cast(out + tf.cast(bias, tf.float32), x.dtype)
+    out = (x32 - mean) / tf.sqrt(var + LN_EPS) * tf.cast(weight, x32.dtype)
+    return tf.cast(out + tf.cast(bias, x32.dtype), x.dtype)
 
 
 def causal_self_attention(cfg: Config, p: dict, prefix: str, x: tf.Tensor) -> tf.Tensor:
@@ -35,7 +35,7 @@ def causal_self_attention(cfg: Config, p: dict, prefix: str, x: tf.Tensor) -> tf
     positions = tf.range(T)
     causal = positions[None, :] <= positions[:, None]  # (T, T): key j <= query i
     att = tf.where(causal, att, tf.constant(float("-inf"), att.dtype))
-    att = tf.cast(tf.nn.softmax(tf.cast(att, tf.float32), axis=-1), x.dtype)  # float32 softmax
+    att = tf.cast(tf.nn.softmax(tf.cast(att, stats_dtype(att.dtype)), axis=-1), x.dtype)
     y = tf.matmul(att, v)  # (B, nh, T, hd)
     y = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B, T, C])  # heads merged in order
     return linear(y, p[prefix + "proj.weight"], p[prefix + "proj.bias"])  # (B, T, C)

@@ -30,7 +30,7 @@ class CausalSelfAttention(nn.Module):
         att = (q @ k.transpose(-2, -1)) / math.sqrt(hd)  # (B, nh, T, T)
         causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()  # key j <= query i
         att = att.masked_fill(~causal, float("-inf"))
-        att = F.softmax(att.float(), dim=-1).to(att.dtype)  # softmax in float32, always
+        att = F.softmax(att, dim=-1, dtype=common.stats_dtype(att.dtype)).to(att.dtype)
         y = att @ v  # (B, nh, T, hd)
         y = y.transpose(1, 2).reshape(B, T, C)  # heads merged in order
         return self.proj(y)  # (B, T, C)
