@@ -90,6 +90,14 @@ def test_break_even_frame_pairs_static_with_own_eager(cells):
     assert fmt.steps(math.inf) == "never (∞)" and fmt.steps(114016.2) == "114,017"
 
 
+def test_break_even_frame_of_a_run_with_no_static_backend_is_empty(cells):
+    # Regression: a run of eager backends only (torch-eager, jax-eager) crashed the report.
+    eager_only = cells[~cells["static"]]
+    assert len(eager_only) > 0
+    pairs = fixed.break_even_frame(eager_only)
+    assert len(pairs) == 0 and "break_even_steps" in pairs.columns
+
+
 def test_geomean_keeps_slowdowns_and_counts(cells):
     geo = fixed.geomean_frame(cells)
     g = geo[(geo["panel"] == "infer · cpu") & (geo["backend"] == "jax-jit")].iloc[0]

@@ -118,7 +118,9 @@ def break_even_frame(cells: pd.DataFrame) -> pd.DataFrame:
     """Every ok static cell whose block has an ok eager cell: its break-even, cold and warm
     (bench.metrics.break_even), beside the starts and medians it comes from."""
     ok = cells[(cells["status"] == "ok") & cells["static"]]
-    ok = ok[[b.kind is not metrics.BreakEvenKind.NO_BASELINE for b in ok["break_even"]]]
+    has_baseline = [b.kind is not metrics.BreakEvenKind.NO_BASELINE for b in ok["break_even"]]
+    # .loc with a typed mask: a bare empty list would select no *columns* instead of no rows.
+    ok = ok.loc[pd.Series(has_baseline, index=ok.index, dtype=bool)]
     eager = cells[(cells["status"] == "ok") & ~cells["static"]]
     key = ["run_id", "source", "model", "mode", "batch_size", "precision"]
     eager = eager[[*key, "backend", "median_ms", "time_to_steady_s"]].rename(
