@@ -89,14 +89,14 @@ def tests_fast(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite on CPU, every framework installed; GPU tests are tests-gpu's."""
     _ensure_chromium(session)
-    _install(session, "all,test")
+    _install(session, "all,ray,test")  # ray: the Ray executor's tests run real tasks
     session.run("pytest", "-m", "not gpu", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check, ruff format --check, and mypy on bench/."""
-    _install(session, "all,lint")  # mypy reads the frameworks' own type hints
+    _install(session, "all,ray,lint")  # mypy reads the frameworks' and Ray's type hints
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
@@ -182,7 +182,8 @@ def bench_gpu(session: nox.Session) -> None:
     """Benchmark on CUDA (full profile), each framework in its own CUDA environment; stops at
     once if no CUDA device is visible."""
     _require_gpu(session, "bench-gpu")
-    _install(session, "report")  # the parent: no framework
+    # The parent: no framework; Ray where the cells go to a Ray cluster (--executor ray).
+    _install(session, "report,ray" if "ray" in session.posargs else "report")
     frameworks = _gpu_frameworks(session.posargs)
     pythons = ",".join(f"{f}={_gpu_env(session, f)}" for f in frameworks)
     session.run(

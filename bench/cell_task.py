@@ -17,8 +17,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,10 @@ from bench.worker import Job
 
 OUTPUT_TAIL_LINES = 20
 LOG_LIMIT_BYTES = 2 * 2**20  # what a log brings back from a worker at most (its end)
+# Process groups of the workers running now in this process (several under a GPU pool),
+# so that an interrupted executor can end them all: see kill_running().
+_running: set[int] = set()
+_running_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,23 @@ class TaskResult:
     wall_s: float = 0.0
     started_utc: str = ""
     host: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)  # what an executor adds (a GPU, ...)
+    # Set when the executor lost the task (its node or process died) before the workers
+    # could report: why. The cell is then failed with this reason.
+    lost: str | None = None
+
+
+def lost_task(reason: str) -> TaskResult:
+    """What an executor reports for a task it lost: no worker output, only the reason."""
+    return TaskResult(WorkerRun(None, -1, False, 0.0, ""), started_utc=utc_now(), lost=reason)
+
+
+def kill_running() -> None:
+    """End every worker this process is waiting for (an interrupted GPU pool)."""
+    with _running_lock:
+        groups = list(_running)
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def run_process(argv: list[str], env: dict[str, str], timeout_s: float) -> WorkerRun:
@@ -81,6 +102,8 @@ def run_process(argv: list[str], env: dict[str, str], timeout_s: float) -> Worke
         proc = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
+        with _running_lock:
+            _running.add(proc.pid)
         timed_out = False
         try:
             proc.wait(timeout=timeout_s)
@@ -90,6 +113,8 @@ def run_process(argv: list[str], env: dict[str, str], timeout_s: float) -> Worke
             with contextlib.suppress(ProcessLookupError, PermissionError):  # nothing left
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+            with _running_lock:
+                _running.discard(proc.pid)
         size = log.seek(0, os.SEEK_END)
         log.seek(max(0, size - LOG_LIMIT_BYTES))
         text = log.read().decode(errors="replace")
@@ -114,13 +139,25 @@ def run_worker(task: CellTask, job: Job, tmp: Path, cache_dir: Path) -> WorkerRu
     return run
 
 
-def run_task(task: CellTask) -> TaskResult:
-    """The cold worker (the measurement), then, if asked and it is ok, the warm worker."""
+def run_task(task: CellTask, inputs: dict[str, bytes] | None = None) -> TaskResult:
+    """The cold worker (the measurement), then, if asked and it is ok, the warm worker.
+
+    ``inputs`` (a node with no shared disk): the block's reference outputs as bytes,
+    ``expected`` and, for a reduced precision, ``eager32``; they are written into the
+    task's own directory, which the worker's watchdog removes whatever happens."""
     start, started_utc = time.monotonic(), utc_now()
     with (
         tempfile.TemporaryDirectory(prefix="graphbench-job-") as tmp,
         tempfile.TemporaryDirectory(prefix="graphbench-cache-") as cache,
     ):
+        for name, data in (inputs or {}).items():
+            (Path(tmp) / f"{name}.npz").write_bytes(data)
+            if name == "expected":
+                task = replace(task, expected_path=str(Path(tmp) / "expected.npz"))
+            elif name == "eager32":
+                task = replace(
+                    task, job=replace(task.job, eager32_path=str(Path(tmp) / "eager32.npz"))
+                )
         job = replace(task.job, expected_path=task.expected_path, phase="cold")
         cold = run_worker(task, job, Path(tmp), Path(cache))
         warm = None

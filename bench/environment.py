@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import subprocess
 import sys
 from importlib import metadata
@@ -208,6 +209,14 @@ def gpus() -> tuple[list[dict] | None, str | None]:
     return found, None
 
 
+def device_memory_bytes(device: str) -> int | None:
+    """How much memory a device has: the RAM on the CPU, the first GPU's on CUDA."""
+    if device == "cpu":
+        return ram_bytes()
+    found, _ = gpus()
+    return int(found[0]["memory_bytes"]) if found else None
+
+
 def cuda_unavailable_reason() -> str | None:
     found, reason = gpus()
     return None if found else reason
@@ -217,6 +226,7 @@ def collect(threads: int | None = None) -> dict[str, object]:
     found, why_none = gpus()
     versions = package_versions()
     return {
+        "host": socket.gethostname(),  # where the runner ran (each cell records its own)
         "python": sys.version.split()[0],
         "python_executable": sys.executable,
         "platform": platform.platform(),

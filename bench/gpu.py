@@ -48,6 +48,22 @@ def visible_gpu() -> str:
     return visible or "0"
 
 
+def indices() -> list[str]:
+    """The GPUs this process may use, as NVML (PCI bus order) indices: every GPU the driver
+    lists, or those named by CUDA_VISIBLE_DEVICES where it is set. Empty without a driver."""
+    nvml = _nvml()
+    if nvml is None:
+        return []
+    try:
+        every = [str(i) for i in range(nvml.nvmlDeviceGetCount())]
+    except Exception:  # NVML's own error types
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return every
+    return [v.strip() for v in visible.split(",") if v.strip() in every]
+
+
 def _handle(nvml: Any, which: str) -> Any:
     if which.startswith(("GPU-", "MIG-")):
         return nvml.nvmlDeviceGetHandleByUUID(which)

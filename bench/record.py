@@ -223,6 +223,10 @@ class Process(Group):
     worker_exit_code: int | None = None
     output_tail: list[str] = field(default_factory=list)
     log: str | None = None
+    executor: str | None = None  # where the workers ran: local or ray (bench.executors)
+    # True when the executor lost the task (its node or process died) before any worker
+    # reported: nothing was measured, and ``resume`` runs the cell again.
+    lost: bool | None = None
 
 
 # Stored in this order; fields of groups with the same name (compilations) are shared

@@ -90,6 +90,7 @@ class Runner:
         run_id: str,
         settings: Settings,
         matrix: Sequence[Cell] = (),
+        positions: Sequence[int] | None = None,
         pythons: dict[str, str] | None = None,
         unavailable: dict[str, str] | None = None,
         executor: Executor | None = None,
@@ -106,7 +107,10 @@ class Runner:
         self.executor = executor or LocalExecutor()
         self.worker = tuple(worker) if worker else None  # a stand-in worker (tests)
         self.expected_job = list(expected_job)
-        self.index = {cell.key(): i for i, cell in enumerate(matrix)}
+        # Each cell's place in the whole matrix (names its logs); a shard's are its
+        # positions in the unsharded matrix, so merged shards never share a log name.
+        places = range(len(matrix)) if positions is None else positions
+        self.index = {cell.key(): i for cell, i in zip(matrix, places, strict=True)}
         # time.monotonic() after which no cell is started (None: no budget).
         self.deadline = deadline
         (run_dir / "logs").mkdir(exist_ok=True)
@@ -117,8 +121,9 @@ class Runner:
         self.results: list[CellResult] = results
 
     def pending(self, cells: Sequence[Cell]) -> list[Cell]:
-        """Cells with no result yet (all of them in a new run; the rest when resuming)."""
-        done = {r.cell.key() for r in self.results}
+        """Cells with no result yet (all of them in a new run; the rest when resuming), and
+        cells whose task the executor lost (a dead node): nothing of them was measured."""
+        done = {r.cell.key() for r in self.results if not (r.process and r.process.lost)}
         return [c for c in cells if c.key() not in done]
 
     def run(
@@ -256,6 +261,11 @@ class Runner:
     def settle(self, task: CellTask, outcome: TaskResult) -> CellResult:
         """The cell's result: the worker's own, plus what only the parent knows."""
         cell, cold = task.job.cell, outcome.cold
+        if outcome.lost is not None:  # no worker output came back: only the reason
+            lost = Outcome(Status.FAILED, outcome.lost)
+            return CellResult(
+                run_id=self.run_id, cell=cell, outcome=lost, process=self.process_of(outcome, lost)
+            )
         stem = cell.file_stem(task.index)
         self.write_log(stem, cold)
         if outcome.warm is not None:
@@ -318,12 +328,20 @@ class Runner:
         (``outcome`` None: no worker was started)."""
         if outcome is None:
             return Process(started_utc=utc_now(), wall_s=0.0)
+        if outcome.lost is not None:  # the executor lost it: no exit code, no log
+            return Process(
+                started_utc=outcome.started_utc,
+                wall_s=outcome.wall_s,
+                executor=self.executor.name,
+                lost=True,
+            )
         return Process(
             started_utc=outcome.started_utc,
             wall_s=outcome.wall_s,
             worker_exit_code=outcome.cold.exit_code,
             output_tail=[] if verdict.status is Status.OK else outcome.cold.output_tail,
             log=f"logs/{stem}.log",
+            executor=self.executor.name,
         )
 
     def write_log(self, stem: str, run: WorkerRun) -> None:

@@ -110,7 +110,10 @@ def append_result(run_dir: Path, result: CellResult) -> None:
 
 def read_results(path: Path) -> tuple[list[CellResult], list[str]]:
     """(every cell of a cells.jsonl, notes); a last line cut off mid-write is left out, with a
-    note. Any other unreadable line stops the read with a one-line SchemaError."""
+    note. Any other unreadable line stops the read with a one-line SchemaError.
+
+    A cell has one record, except a cell whose task the executor lost (``lost``: nothing
+    measured), which ``resume`` ran again: the newer record replaces it, with a note."""
     if not path.exists():
         return [], []
     try:
@@ -131,7 +134,25 @@ def read_results(path: Path) -> tuple[list[CellResult], list[str]]:
                 break
             raise SchemaError(f"{where}: not valid JSON ({exc})") from None
         results.append(CellResult.from_json(data, where))
-    return results, notes
+    return _superseding_lost(results, path, notes), notes
+
+
+def _superseding_lost(results: list[CellResult], path: Path, notes: list[str]) -> list[CellResult]:
+    """One record per cell, the newest: a lost task's record is replaced by its rerun's (a
+    note says so); any other duplicate (a hand-joined file) also keeps the newest, noted."""
+    newest: dict[tuple, int] = {}
+    for i, r in enumerate(results):
+        key = r.cell.key()
+        if key in newest:
+            earlier = results[newest[key]]
+            lost = earlier.process is not None and earlier.process.lost
+            notes.append(
+                f"{path}: {r.cell.label()}: measured again after its executor lost it"
+                if lost
+                else f"{path}: {r.cell.label()} is recorded twice; the newer record is used"
+            )
+        newest[key] = i
+    return [r for i, r in enumerate(results) if newest[r.cell.key()] == i]
 
 
 def _refuse_constant(name: str) -> Any:
@@ -187,10 +208,42 @@ def read_meta(run_dir: Path) -> dict:
         if meta["schema_version"] == 1 and entry.get("scenario") == "dynamic":
             entry["scenario"] = "stream"
         cell_from_json(entry, f"{where}: matrix[{i}]")
-    for name in ("environment", "precision_policy"):
+    for name in ("environment", "precision_policy", "interpreters", "harness_floor_us"):
         if name in meta and not isinstance(meta[name], dict):
             raise SchemaError(f"{where}: field {name!r}: expected an object")
+    pythons = meta.get("pythons") or {}
+    if not isinstance(pythons, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in pythons.items()
+    ):
+        raise SchemaError(f"{where}: field 'pythons': expected an object of interpreter paths")
+    if meta.get("shard") is not None:
+        check_shard(meta["shard"], len(matrix), where)
     return meta
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_shard(shard: Any, cells: int, where: str) -> None:
+    """run.json's ``shard``: which slice of a matrix the run holds (bench.shard)."""
+    what = "expected {index, count, positions, matrix_cells} of a --shard run"
+    if not isinstance(shard, dict) or not all(
+        _count(shard.get(k)) for k in ("index", "count", "matrix_cells")
+    ):
+        raise SchemaError(f"{where}: field 'shard': {what}")
+    positions = shard.get("positions")
+    if not (
+        1 <= shard["index"] <= shard["count"]
+        and isinstance(positions, list)
+        and len(positions) == cells
+        and all(_count(p) and p < shard["matrix_cells"] for p in positions)
+        and len(set(positions)) == cells
+    ):
+        raise SchemaError(
+            f"{where}: field 'shard': {what}, one distinct position in the whole matrix "
+            "per cell of this run's matrix"
+        )
 
 
 def load_run(run_dir: Path | str) -> Run:

@@ -33,7 +33,8 @@ def table(results: list[CellResult], title: str | None = None) -> Group:
     out = []
     for view in tables(results):
         t = Table(
-            title=Text(f"{title}: {view.title}" if title else view.title), title_justify="left"
+            title=Text(plain(f"{title}: {view.title}" if title else view.title)),
+            title_justify="left",
         )
         for h in view.headers:
             t.add_column(h, justify="right" if h in view.numeric else "left", overflow="fold")

@@ -37,6 +37,10 @@ from bench.scenarios.base import Measurement
 from bench.store import write_json_atomic
 from bench.timing import Clock, default_clock
 
+# The CPUs this worker may use (comma-separated), where an executor gives each worker
+# its own (GPU cells sharing a machine: bench.executors.placement).
+CPUS_ENV = "GRAPHBENCH_CPUS"
+
 
 @dataclass(frozen=True)
 class Job:
@@ -78,8 +82,14 @@ def one_line(exc: BaseException) -> str:
 
 
 def limit_cpus(threads: int) -> list[int]:
-    """Pin this process to ``threads`` CPUs: the one limit every framework obeys."""
+    """Pin this process to ``threads`` CPUs: the one limit every framework obeys. Where an
+    executor gave the worker its own cores ($GRAPHBENCH_CPUS), only those."""
     allowed = sorted(os.sched_getaffinity(0))
+    given = os.environ.get(CPUS_ENV, "").strip()
+    if given:
+        mine = sorted(set(allowed) & {int(c) for c in given.split(",")})
+        allowed = mine or allowed
+        os.sched_setaffinity(0, allowed)
     if threads < len(allowed):
         os.sched_setaffinity(0, allowed[:threads])
     return sorted(os.sched_getaffinity(0))

@@ -13,6 +13,7 @@ from bench.compare import short_commit
 from bench.store import Run
 
 SHOWN_ENV_KEYS = {
+    "host",
     "python",
     "python_executable",
     "platform",
@@ -38,6 +39,7 @@ class RunEnvironment:
     threads: list[tuple[str, str]]  # (framework, what it was set to)
     variables: list[tuple[str, str]]
     packages: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shown above the facts
 
 
 def _text(value: object) -> str:
@@ -87,10 +89,56 @@ def _where_cells_ran(run: Run) -> list[tuple[str, str]]:
             f"memory {g.gpu_memory_clock_mhz} MHz, power limit {power}"
         )
     throttled = sorted({t for r in run.results if r.gpu for t in r.gpu.gpu_throttle_reasons})
-    out = [("hosts the cells ran on", ", ".join(hosts) or "–")]
+    used = sorted({r.process.executor for r in run.results if r.process and r.process.executor})
+    out = [
+        ("hosts the cells ran on", ", ".join(hosts) or "–"),
+        ("executor", ", ".join(used) or "–"),
+    ]
     if gpus:
         out.append(("GPUs the cells ran on", "; ".join(gpus.values())))
         out.append(("clock limits seen (NVML)", ", ".join(throttled) or "none"))
+    return out
+
+
+def mixed_gpu_warnings(run: Run, most: int = 5) -> list[str]:
+    """A warning where cells of one comparison (a block: a static backend and its eager
+    baseline) ran on different GPU models: their speedups divide numbers of two GPUs."""
+    models: dict[tuple, set[str]] = {}
+    labels: dict[tuple, str] = {}
+    for r in run.results:
+        if r.gpu is not None and r.gpu.gpu_name:
+            models.setdefault(r.cell.block(), set()).add(r.gpu.gpu_name)
+            c = r.cell
+            labels[c.block()] = f"{c.model} {c.mode} b{c.batch_size} {c.precision}"
+    mixed = [(labels[k], sorted(v)) for k, v in models.items() if len(v) > 1]
+    if not mixed:
+        return []
+    listed = "; ".join(f"{label}: {', '.join(names)}" for label, names in mixed[:most])
+    more = f" (and {len(mixed) - most} more)" if len(mixed) > most else ""
+    return [
+        f"Cells compared with each other ran on different GPU models in {len(mixed)} "
+        f"block(s): {listed}{more}. Their speedups and break-even steps divide times from "
+        "two kinds of GPU; re-run those blocks on one model (shards keep a block together)."
+    ]
+
+
+def _shards(meta: dict) -> list[tuple[str, str]]:
+    """A merged run's shards: where and when each ran (bench.merge)."""
+    out = []
+    for s in meta.get("shards") or []:
+        if not isinstance(s, dict):
+            continue
+        count = len(meta["shards"])
+        hosts = ", ".join(map(str, s.get("hosts") or [])) or "–"
+        gpus = ", ".join(map(str, s.get("gpus") or []))
+        out.append(
+            (
+                f"shard {s.get('index')}/{count}",
+                f"run {s.get('run_id')} from {s.get('runner_host') or '–'}; cells on {hosts}"
+                + (f"; GPUs {gpus}" if gpus else "")
+                + f"; {s.get('started_utc')} to {s.get('finished_utc')}",
+            )
+        )
     return out
 
 
@@ -116,6 +164,7 @@ def describe(run: Run) -> RunEnvironment:
     ram = env.get("ram_bytes")
     facts = [
         ("run", run.run_id),
+        ("runner host", _text(env.get("host"))),
         ("started / finished (UTC)", f"{meta.get('started_utc')} / {meta.get('finished_utc')}"),
         ("interrupted", _yes_no(meta.get("interrupted"))),
         ("command", _text(meta.get("command"))),
@@ -135,6 +184,7 @@ def describe(run: Run) -> RunEnvironment:
         ("settings", ", ".join(f"{k}={_text(v)}" for k, v in settings.items())),
     ]
     facts += _where_cells_ran(run)
+    facts += _shards(meta)
     facts += [(f"interpreter ({f})", text) for f, text in _interpreters(meta)]
     for precision, policy in (meta.get("precision_policy") or {}).items():
         facts.append((f"precision policy ({precision})", _text(policy)))
@@ -148,4 +198,5 @@ def describe(run: Run) -> RunEnvironment:
         threads=_framework_settings(run),
         variables=sorted((env.get("environment_variables") or {}).items()),
         packages=sorted((env.get("packages") or {}).items()),
+        warnings=mixed_gpu_warnings(run),
     )

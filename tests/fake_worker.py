@@ -6,6 +6,7 @@ so the runner cannot tell it apart.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,31 @@ def write(**fields):
     record.update(fields)
     result.write_text(json.dumps(record))
 
+
+if "FAKE_WORKER_SPANS" in os.environ:
+    # When and where it ran (a GPU pool's placement): appended as one line at the end.
+    start = time.time()
+    time.sleep(float(os.environ.get("FAKE_WORKER_SLEEP", "0.3")))
+    cell = job["cell"]
+    with open(os.environ["FAKE_WORKER_SPANS"], "a") as spans:
+        label = f"{cell['model']} {cell['backend']} {cell['device']} b{cell['batch_size']}"
+        gpu, cpus = (os.environ.get(v, "-") for v in ("CUDA_VISIBLE_DEVICES", "GRAPHBENCH_CPUS"))
+        where = f"{gpu}|{cpus}"
+        spans.write(f"{label}|{job['phase']}|{where}|{start}|{time.time()}\n")
+
+if behaviour == "kill-parent-once":
+    # The first cell to get here kills the process that started it (a Ray task's worker
+    # process: what a dying node looks like); every later cell is ok.
+    marker = Path(os.environ["FAKE_WORKER_MARKER"])
+    try:
+        marker.touch(exist_ok=False)
+    except FileExistsError:
+        behaviour = "ok"
+    else:
+        os.kill(os.getppid(), signal.SIGKILL)
+        for d in job["guard"]["dirs"]:  # what a real worker's watchdog does now
+            shutil.rmtree(d, ignore_errors=True)
+        sys.exit(1)
 
 if behaviour == "ok" and "FAKE_WORKER_LOG" in os.environ:
     # Which phase ran, with which compile-cache directory (the runner's environment).

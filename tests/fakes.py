@@ -3,6 +3,8 @@ runs without a framework."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -129,3 +131,19 @@ def measurement(
         result=CellResult(run_id="run", cell=cell),
     )
     return m, saved
+
+
+FAKE_WORKER = [sys.executable, str(Path(__file__).with_name("fake_worker.py"))]
+
+
+def with_stand_in_worker(monkeypatch: Any, behaviour: str = "ok") -> None:
+    """The CLI's runs use the stand-in worker (tests/fake_worker.py); probes and frameworks
+    are taken as there."""
+    from bench import backends, probe
+    from bench.cli import run as run_cmd
+    from bench.runner import Runner
+
+    monkeypatch.setattr(probe, "check", lambda frameworks, pythons, device: {})
+    monkeypatch.setattr(backends, "not_installed_reason", lambda framework: None)
+    monkeypatch.setattr(run_cmd, "Runner", lambda *a, **k: Runner(*a, worker=FAKE_WORKER, **k))
+    monkeypatch.setenv("FAKE_WORKER", behaviour)

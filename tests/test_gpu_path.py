@@ -55,6 +55,7 @@ def test_a_framework_that_cannot_see_the_gpu_stops_the_run(capsys, monkeypatch, 
     assert list(tmp_path.iterdir()) == []  # stopped before the run directory was made
 
 
+@pytest.mark.framework  # probes the installed PyTorch
 def test_a_cpu_build_is_refused_for_cuda():
     p = probe.probe_here("torch", "cuda")
     assert p.installed and p.cuda_build is None and "is a CPU build" in p.problem
@@ -68,6 +69,7 @@ def test_the_driver_each_cuda_major_needs():
     assert probe.driver_needed(None) is None
 
 
+@pytest.mark.framework  # probes the installed PyTorch
 def test_the_probe_measures_the_harness_floor_on_cpu():
     p = probe.probe_here("torch", "cpu")
     assert p.problem is None and 0 < p.floor_us["median"] <= p.floor_us["p90"] < 1e4
@@ -155,8 +157,9 @@ def test_every_gpu_lock_pins_everything_on_one_cuda_stack(lock):
 def test_gpu_check_runs_the_tests_the_matrix_and_the_report(capsys, monkeypatch, tmp_path):
     """gpu-check's orchestration with a stand-in GPU: healthy probes and a worker that returns
     a plausible CUDA result at once. Its files, its summary and its time budget."""
-    from bench import executors
+    from bench import backends
     from bench.cell_task import TaskResult, WorkerRun
+    from bench.executors import local
     from bench.runner import Runner
 
     monkeypatch.setattr(environment, "cuda_unavailable_reason", lambda: None)
@@ -179,7 +182,8 @@ def test_gpu_check_runs_the_tests_the_matrix_and_the_report(capsys, monkeypatch,
                   "gpu_name": "Stand-in GPU", "gpu_uuid": "GPU-0"}  # fmt: skip
         return TaskResult(WorkerRun(record, 0, False, 0.1, "fake"), None, 0.1, "now", "host")
 
-    monkeypatch.setattr(executors, "run_task", fake_task)
+    monkeypatch.setattr(local, "run_task", fake_task)
+    monkeypatch.setattr(backends, "not_installed_reason", lambda framework: None)
     # The stand-in reads no reference: skip computing GPT-2's in float64 on 2 cores.
     monkeypatch.setattr(Runner, "ensure_expected", lambda self, cell: tmp_path / "unused.npz")
     out = tmp_path / "check"

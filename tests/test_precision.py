@@ -2,7 +2,6 @@
 reference with its own tolerance; the same amp-bf16 training step in every framework; a
 precision that a device cannot run is not applicable, never a failure."""
 
-import ml_dtypes
 import numpy as np
 import pytest
 
@@ -62,6 +61,8 @@ def test_one_amp_bf16_training_step_agrees_across_frameworks(backend_class, mode
     """The same loss in PyTorch, JAX and TensorFlow within the bf16 tolerance, and the float32
     master weights are what Adam updated: float32 values (not bfloat16-representable ones)
     moved by about the learning rate."""
+    import ml_dtypes  # NumPy's bfloat16, from the frameworks' own dependencies
+
     tolerance = POLICIES["amp-bf16"].tolerance
     cfg, params, batch = inputs(model, "quick", 16, seed=0)
     expected = float(reference_output(model, cfg, params, batch, "train"))

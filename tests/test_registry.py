@@ -80,3 +80,12 @@ def test_the_readme_tables_are_the_registries():
         assert table in readme, (
             f"README.md lacks this table (from `bench list --markdown`):\n{table}"
         )
+
+
+def test_readme_lists_exactly_the_recorded_environment_variables():
+    from bench.environment import ENV_ALLOWLIST
+
+    readme = (ROOT / "README.md").read_text()
+    listed = readme.split("The allowlist, exactly: ", 1)[1].split(". If a", 1)[0]
+    names = {n.strip().strip("`") for n in " ".join(listed.split()).split(",")}
+    assert names == set(ENV_ALLOWLIST)

@@ -134,3 +134,29 @@ def test_memory_caption_names_every_counter(page):
     assert "cpu: VmHWM of the worker process" in caption
     assert "cuda (torch): torch.cuda.max_memory_allocated" in caption
     assert "cuda (jax): jax memory_stats()[&#39;peak_bytes_in_use&#39;]" in caption
+
+
+def test_environment_warns_when_one_comparison_ran_on_two_gpu_models():
+    from dataclasses import replace
+
+    from bench.record import Gpu, Process
+    from bench.store import Run, load_run
+    from report import envinfo
+    from tests.report_fixtures import CUDA_RUN
+
+    run = load_run(CUDA_RUN)
+    names = ["NVIDIA H100", "NVIDIA H100", "NVIDIA H200", "NVIDIA H100"]
+    results = [
+        replace(r, gpu=Gpu(gpu_index=i, gpu_uuid=f"GPU-{i}", gpu_name=name),
+                process=replace(r.process or Process(), executor="ray"))
+        for i, (r, name) in enumerate(zip(run.results, names, strict=True))
+    ]  # fmt: skip
+    env = envinfo.describe(Run(run.path, run.meta, results, []))
+    (warning,) = env.warnings
+    assert "mlp infer b128 float32: NVIDIA H100, NVIDIA H200" in warning
+    facts = dict(env.facts)
+    assert (
+        facts["executor"] == "ray" and "GPU 2 NVIDIA H200 (GPU-2)" in facts["GPUs the cells ran on"]
+    )
+    same = [replace(r, gpu=Gpu(gpu_uuid="GPU-0", gpu_name="NVIDIA H100")) for r in run.results]
+    assert envinfo.describe(Run(run.path, run.meta, same, [])).warnings == []

@@ -1,12 +1,13 @@
 """Run directories on disk: reading both schema versions, strict writing, torn tails, the lock."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bench.errors import SchemaError, UsageError
-from bench.record import CellResult, Status
+from bench.record import CellResult, Process, Status
 from bench.store import (
     RunLock,
     append_result,
@@ -99,16 +100,31 @@ def test_a_torn_tail_is_moved_aside_before_the_next_append(tmp_path):
     assert cells.read_text() == whole
     assert (run / "cells.jsonl.torn").read_text() == '{"schema_version": 2, "run_i\n'
     first = load_run(GOLDEN_V2).results[0]
-    append_result(run, first)
-    assert [r.cell for r in load_run(run).results][-1] == first.cell
+    another = replace(first, cell=replace(first.cell, batch_size=7))
+    append_result(run, another)
+    assert [r.cell for r in load_run(run).results][-1] == another.cell
     assert repair_torn_tail(cells) is None  # whole again: nothing to do
 
 
 def test_append_then_read(tmp_path):
     run = copy_run(GOLDEN_V2, tmp_path)
     first = load_run(GOLDEN_V2).results[0]
-    append_result(run, first)
+    append_result(run, replace(first, cell=replace(first.cell, batch_size=7)))
     assert len(load_run(run).results) == 5
+
+
+def test_a_cell_recorded_twice_reads_as_its_newest_record_with_a_note(tmp_path):
+    run = copy_run(GOLDEN_V2, tmp_path)
+    first = load_run(GOLDEN_V2).results[0]
+    lost = replace(first, process=Process(executor="ray", lost=True))
+    append_result(run, lost)  # a lost task, then its rerun by resume
+    append_result(run, first)
+    stored = load_run(run)
+    assert len(stored.results) == 4 and stored.results[-1] == first
+    assert any("measured again after its executor lost it" in n for n in stored.notes)
+    append_result(run, first)  # a plain duplicate (a hand-joined file): newest, and a note
+    stored = load_run(run)
+    assert len(stored.results) == 4 and any("recorded twice" in n for n in stored.notes)
 
 
 def test_written_json_is_strict(tmp_path):

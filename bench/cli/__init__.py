@@ -1,4 +1,5 @@
-"""The command line: ``python -m bench {list,env,run,resume,summary,report,compare,gpu-check}``.
+"""The command line: ``python -m bench COMMAND`` (list, env, run, resume, merge, summary,
+report, compare, gpu-check).
 
 The only place that exits the process. A ``UsageError`` (bad input, an unusable path,
 a results file that cannot be read) is printed as one line naming what was expected,
@@ -15,7 +16,7 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from bench import compare, scenarios
+from bench import compare, executors, scenarios
 from bench.cells import DEVICES
 from bench.cli import args as check
 from bench.cli import gpucheck, pages, run, show
@@ -83,11 +84,25 @@ def build_parser() -> Parser:
         type=check.bounded_int(1, available_cores()),
         help=f"CPU threads for every framework (default: all {available_cores()} cores)",
     )
+    r.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only shard I of N of the matrix (whole blocks, balanced by expected cost); "
+        "join the N runs with python -m bench merge",
+    )
+    add_executor_options(r)
 
     resume = sub.add_parser(
         "resume", help="run the cells of an interrupted run that have no result"
     )
     resume.add_argument("run_dir", type=Path)
+    add_executor_options(resume)
+
+    merge = sub.add_parser("merge", help="join the shard runs of one matrix into one run")
+    merge.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    merge.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUT_DIR", help="the run to create"
+    )
 
     summary = sub.add_parser("summary", help="print the summary table of a stored run")
     summary.add_argument("run_dir", type=Path)
@@ -136,6 +151,26 @@ def build_parser() -> Parser:
     return parser
 
 
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--executor",
+        choices=executors.NAMES,
+        default="local",
+        help="where workers run: local (this machine; default) or ray (a Ray cluster)",
+    )
+    p.add_argument(
+        "--gpus",
+        metavar="LIST",
+        help="local: run CUDA cells side by side, one per GPU, e.g. 0,1,2,3 or all",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="ray: the cluster to join, e.g. ray://head:10001 or auto (default: a local "
+        "Ray instance)",
+    )
+
+
 def consoles() -> tuple[Console, Console]:
     # Wide enough for the summary table when stdout is a file or a pipe (CI logs, notes).
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -159,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             return run.cmd_run(a, out, err)
         if a.command == "resume":
             return run.cmd_resume(a, out, err)
+        if a.command == "merge":
+            return run.cmd_merge(a, err, command)
         if a.command == "summary":
             return show.cmd_summary(a, out)
         if a.command == "report":

@@ -80,6 +80,22 @@ def names(option: str, text: str | None, valid: tuple[str, ...], default: str = 
     return tuple(dict.fromkeys(picked))
 
 
+def batch_fits(model: str, profile: str, batch_size: int, memory_bytes: int | None) -> None:
+    """Refuse a batch whose inputs alone could not fit the device's memory: one example's
+    inputs (from the model's spec) times the batch size, against the memory there is."""
+    import models
+
+    spec = models.spec(model)
+    x, y = spec.make_batch(spec.PROFILES[profile], 1, 0)
+    need = (x.nbytes + y.nbytes) * batch_size
+    if memory_bytes and need > memory_bytes:
+        raise UsageError(
+            f"--batch-sizes: {batch_size} is too large for {model}: its inputs alone need "
+            f"{need / 2**30:.1f} GiB, the device has {memory_bytes / 2**30:.1f} GiB; expected "
+            f"at most {memory_bytes // (x.nbytes + y.nbytes):,}"
+        )
+
+
 def interpreters(text: str, frameworks: tuple[str, ...]) -> dict[str, str]:
     """``torch=/envs/t/bin/python,jax=...`` -> {framework: interpreter}, each an executable."""
     out: dict[str, str] = {}
@@ -117,6 +133,34 @@ def batch_sizes(text: str) -> tuple[int, ...]:
             )
         sizes.append(int(part))
     return tuple(dict.fromkeys(sizes))
+
+
+def gpu_list(text: str, available: list[str]) -> list[str]:
+    """``--gpus 0,1,3`` or ``all``: GPU indices (NVML's order), each one present here."""
+    if not available:
+        raise UsageError("--gpus: no NVIDIA GPU is visible here (NVML lists none)")
+    if text.strip() == "all":
+        return list(available)
+    picked = [part.strip() for part in text.split(",")]
+    valid = f"expected 'all' or a comma-separated list of GPU indices from: {', '.join(available)}"
+    if any(p not in available for p in picked):
+        bad = ", ".join(repr(p) for p in picked if p not in available)
+        raise UsageError(f"--gpus: {bad} is not a GPU here; {valid}")
+    if len(set(picked)) != len(picked):
+        raise UsageError(f"--gpus: a GPU is given twice in {text!r}; {valid}")
+    return picked
+
+
+def new_dir(option: str, path: Path) -> None:
+    """A directory to create (e.g. a merged run): not there yet, its parent writable."""
+    _name_fits(path, option)
+    if path.exists():
+        raise UsageError(f"{option} {path}: already exists; expected a new directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: directory {parent} is not writable")
 
 
 def _name_fits(path: Path, option: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import shlex
 import signal
 import sys
@@ -21,16 +22,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 import models
-from bench import backends, environment, metrics, probe, scenarios, summary
+from bench import backends, environment, executors, gpu, merge, metrics, probe, scenarios, summary
+from bench import shard as sharding
 from bench.backends.base import ADAM, LOSS
 from bench.cells import MODES, Cell
 from bench.cli import args as check
 from bench.errors import UsageError
 from bench.precision import POLICIES, PRECISIONS
-from bench.profiles import Settings, settings_for
+from bench.profiles import Settings, available_cores, settings_for
 from bench.record import SCHEMA_VERSION, CellResult
 from bench.runner import Runner
 from bench.scenarios.base import MatrixRequest
+from bench.shard import Shard
 from bench.store import RUN_FILE, RunLock, load_run, matrix_of, new_run_dir, utc_now
 from bench.store import write_json_atomic as _write_json
 from bench.terminal import plain
@@ -87,6 +90,34 @@ def request_from(a: argparse.Namespace) -> tuple[str, MatrixRequest]:
     return scenario.name, request
 
 
+def executor_from(a: argparse.Namespace, cells: list[Cell]) -> executors.Executor:
+    """The executor the options ask for, checked against the matrix and this machine."""
+    if a.executor == "ray":
+        if a.gpus is not None:
+            raise UsageError(
+                "--gpus applies to --executor local; under Ray each CUDA cell gets one of "
+                "the cluster's GPUs (limit them with ray start --num-gpus)"
+            )
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError(
+                "--executor ray needs Ray, which is not installed: pip install 'graphbench[ray]'"
+            )
+        return executors.make("ray", ray_address=a.ray_address)
+    if a.ray_address is not None:
+        raise UsageError("--ray-address applies to --executor ray only")
+    if a.gpus is None:
+        return executors.make("local")
+    if not any(c.device == "cuda" for c in cells):
+        raise UsageError("--gpus: the matrix has no CUDA cell to spread (add --device cuda)")
+    gpus = check.gpu_list(a.gpus, gpu.indices())
+    if available_cores() < len(gpus):
+        raise UsageError(
+            f"--gpus: {len(gpus)} GPUs need at least one CPU core each for their host "
+            f"threads; this process may use {available_cores()}"
+        )
+    return executors.make("local", gpus=gpus)
+
+
 def probe_frameworks(
     cells: list[Cell], pythons: dict[str, str], device: str, err: Console
 ) -> dict[str, probe.Probe]:
@@ -140,20 +171,39 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
     cells = scenarios.get(scenario).expand(request)
     if not cells:
         raise UsageError("the options select no cell; see python -m bench list")
+    if request.batch_sizes:
+        memory = environment.device_memory_bytes(a.device)
+        for model in dict.fromkeys(c.model for c in cells):
+            for size in request.batch_sizes:
+                check.batch_fits(model, a.profile, size, memory)
     settings = settings_for(a.profile, timeout_s=a.timeout, threads=a.threads)
+    shard = None if a.shard is None else Shard.parse(a.shard)
+    executor = executor_from(a, cells)
     pythons = check.interpreters(a.python, tuple(backends.FRAMEWORKS)) if a.python else {}
     check.output_dir("--out-dir", a.out_dir)
-    probes = probe_frameworks(cells, pythons, a.device, err)
+    whole = cells
+    if shard is not None:
+        cells, positions = sharding.select(whole, shard, settings)
+        err.print(
+            Text(
+                f"graphbench: shard {shard.label()}: {len(cells)} of the matrix's "
+                f"{len(whole)} cells"
+            )
+        )
+    probes = probe_frameworks(cells, pythons, a.device, err) if cells else {}
     try:
         run_dir = new_run_dir(a.out_dir, a.device, scenario)
     except OSError as exc:
         raise UsageError(
             f"--out-dir {a.out_dir}: cannot create a run directory ({exc.strerror or exc})"
         ) from None
-    meta = run_meta(run_dir.name, settings, cells, scenario)
+    # What was asked (the precisions' policies) from the whole matrix, so shards agree.
+    meta = run_meta(run_dir.name, settings, whole, scenario)
     meta.update(pythons=pythons, **probes_meta(probes))
+    if shard is not None:
+        meta.update(matrix=[c.to_dict() for c in cells], shard=shard.to_json(positions, len(whole)))
     write_meta(run_dir, meta)
-    return execute(run_dir, meta, cells, settings, out, err, probes)
+    return execute(run_dir, meta, cells, settings, out, err, probes, executor=executor)
 
 
 def cmd_resume(a: argparse.Namespace, out: Console, err: Console) -> int:
@@ -164,12 +214,21 @@ def cmd_resume(a: argparse.Namespace, out: Console, err: Console) -> int:
     cells = matrix_of(run.meta)
     pythons = run.meta.get("pythons") or {}
     if pythons:  # the interpreters the run started with must still be there
-        listed = ",".join(f"{f}={p}" for f, p in dict(pythons).items())
+        listed = ",".join(f"{f}={p}" for f, p in pythons.items())
         pythons = check.interpreters(listed, tuple(backends.FRAMEWORKS))
+    executor = executor_from(a, cells)
     devices = {c.device for c in cells}
     probes = probe_frameworks(cells, pythons, "cuda" if "cuda" in devices else "cpu", err)
     run.meta.setdefault("resumed_utc", []).append(utc_now())
-    return execute(run.path, run.meta, cells, settings, out, err, probes)
+    return execute(run.path, run.meta, cells, settings, out, err, probes, executor=executor)
+
+
+def cmd_merge(a: argparse.Namespace, err: Console, command: str) -> int:
+    check.new_dir("-o", a.output)
+    merged = merge.merge(a.run_dirs, a.output, command)
+    err.print(Text(plain(f"graphbench: merged {len(a.run_dirs)} shard(s) into {merged}")))
+    print(merged, flush=True)
+    return 0
 
 
 def progress_detail(r: CellResult) -> str:
@@ -200,13 +259,16 @@ def execute(
     err: Console,
     probes: dict[str, probe.Probe] | None = None,
     deadline: float | None = None,
+    executor: executors.Executor | None = None,
 ) -> int:
     """Run the cells that have no result yet, keep each as it finishes, print the summary.
     ``deadline`` (time.monotonic()): start no cell after it."""
     previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with RunLock(run_dir):
-            return _execute(run_dir, meta, cells, settings, out, err, probes or {}, deadline)
+            return _execute(
+                run_dir, meta, cells, settings, out, err, probes or {}, deadline, executor
+            )
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -221,6 +283,7 @@ def _execute(
     err: Console,
     probes: dict[str, probe.Probe],
     deadline: float | None = None,
+    executor: executors.Executor | None = None,
 ) -> int:
     unavailable = {f: p.problem for f, p in probes.items() if p.problem}
     runner = Runner(
@@ -228,8 +291,10 @@ def _execute(
         meta["run_id"],
         settings,
         matrix=cells,
+        positions=(meta.get("shard") or {}).get("positions"),
         pythons=meta.get("pythons") or {},
         unavailable=unavailable,
+        executor=executor,
         deadline=deadline,
     )
     for note in runner.notes:

@@ -1,35 +1,27 @@
-"""Executors: where each cell's worker processes run. They never interpret a result.
+"""Executors: where each cell's worker processes run (bench.executors.base says what one is).
 
-An executor takes the runner's tasks (an iterator: each task's reference outputs are
-computed when it is drawn) and calls ``on_start`` and ``on_finish`` from the runner's
-own thread, one task at a time, so the runner stays the only writer of the run.
-
-``local`` (the default): one cell at a time on this machine.
+- ``local`` (the default): this machine, one cell at a time; with GPUs (``--gpus``), one
+  cell per GPU at a time, CPU cells alone (bench.executors.local).
+- ``ray``: each cell a Ray task on a node of a Ray cluster, or of a local Ray instance
+  (bench.executors.ray_cluster; needs the ``graphbench[ray]`` extra).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Protocol
+from collections.abc import Sequence
 
-from bench.cell_task import CellTask, TaskResult, run_task
+from bench.executors.base import Executor, OnFinish, OnStart
+from bench.executors.local import LocalExecutor
 
-OnStart = Callable[[CellTask], None]
-OnFinish = Callable[[CellTask, TaskResult], None]
+NAMES = ("local", "ray")
 
-
-class Executor(Protocol):
-    name: str
-
-    def run(self, tasks: Iterator[CellTask], on_start: OnStart, on_finish: OnFinish) -> None: ...
+__all__ = ["NAMES", "Executor", "LocalExecutor", "OnFinish", "OnStart", "make"]
 
 
-class LocalExecutor:
-    """One cell at a time, here: no two timing cells ever share a core or a GPU."""
+def make(name: str, gpus: Sequence[str] = (), ray_address: str | None = None) -> Executor:
+    """The executor called ``name`` (checked by the command line before)."""
+    if name == "ray":
+        from bench.executors.ray_cluster import RayExecutor  # imports Ray: only when asked
 
-    name = "local"
-
-    def run(self, tasks: Iterator[CellTask], on_start: OnStart, on_finish: OnFinish) -> None:
-        for task in tasks:
-            on_start(task)
-            on_finish(task, run_task(task))
+        return RayExecutor(ray_address)
+    return LocalExecutor(gpus)
