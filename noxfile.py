@@ -4,14 +4,26 @@ GPU sessions build one environment per framework (PyTorch, JAX, TensorFlow on CU
 from its own complete lock in constraints/gpu-<framework>.txt, and run the workers of each
 framework under its own interpreter (`python -m bench run --python ...`); the parent
 process, which never imports a framework, runs in the session's environment.
+
+CPU sessions that install PyTorch take its CPU build (the lock pins torch==X+cpu) from PyTorch's
+CPU wheel index, found automatically, or from $GRAPHBENCH_TORCH_INDEX: see `_torch_source`.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
+import ssl
 import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import nox
 
@@ -33,9 +45,188 @@ GPU_DEFAULT_MATRIX = (
 )
 
 
+# PyTorch's CPU build (the lock pins torch==X+cpu) lies only on PyTorch's own wheel index.
+# GRAPHBENCH_TORCH_INDEX overrides that index: a mirror's URL, a folder of wheels, or `pypi`.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+TORCH_INDEX_VAR = "GRAPHBENCH_TORCH_INDEX"
+# The extras that bring in torch (`all` holds `torch`); the other CPU installs need no index.
+TORCH_EXTRAS = ("torch", "all")
+# The probe of the index ends within this, however the network fails (refused, silent, DNS).
+PROBE_TIMEOUT_S = 5.0
+# pip's look for the pinned wheel elsewhere (find-links, the configured indexes), bounded.
+PIP_LOOKUP_TIMEOUT_S = 30.0
+PIP_LOOKUP_ARGS = ("--timeout", "5", "--retries", "1")
+
+
+class TorchSource(NamedTuple):
+    """Where a CPU install takes torch from: pip's extra arguments, whether the lock's torch pin
+    loses its local label (+cpu: `pypi` takes the index's build as it is), a line for the log."""
+
+    pip_args: tuple[str, ...]
+    public_pin: bool
+    note: str
+
+
+class TorchSourceError(Exception):
+    """No usable source of the pinned torch; the message is the one line the session shows."""
+
+
+def _torch_pin(constraints: str) -> str | None:
+    """The version the constraints file pins torch at (e.g. 2.13.0+cpu), or None."""
+    for line in Path(constraints).read_text().splitlines():
+        name, sep, version = line.split("#", 1)[0].partition("==")
+        if sep and name.strip().lower() == "torch":
+            return version.strip()
+    return None
+
+
+def _why_not(error: BaseException) -> str:
+    """A network error in a few words."""
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code}"
+    if isinstance(error, urllib.error.URLError) and isinstance(error.reason, BaseException):
+        error = error.reason
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, TimeoutError):  # socket.timeout too
+        return "no answer"
+    if isinstance(error, socket.gaierror):
+        return "host name not found"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS: {error.reason or error}"
+    words = " ".join(str(getattr(error, "reason", "") or error).split())
+    return words or type(error).__name__
+
+
+def _probe_index(
+    url: str, timeout: float = PROBE_TIMEOUT_S, cafile: str | None = None
+) -> str | None:
+    """Why the package index at `url` serves no torch/ page within `timeout` seconds, or None
+    when it does. One GET in a daemon thread: the deadline holds even where DNS hangs."""
+    page = url.rstrip("/") + "/torch/"
+    if page.startswith("file:"):
+        path = urllib.request.url2pathname(urllib.parse.urlsplit(page).path)
+        return None if os.path.isdir(path) else f"no folder {path}"
+    outcome: list[str | None] = []
+
+    def ask() -> None:
+        try:
+            context = ssl.create_default_context(cafile=cafile) if cafile else None
+            with urllib.request.urlopen(page, timeout=timeout, context=context) as response:
+                response.read(1)
+            outcome.append(None)
+        except (OSError, ValueError) as error:  # URLError and HTTPError are OSErrors
+            outcome.append(_why_not(error))
+
+    thread = threading.Thread(target=ask, name="torch-index-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return outcome[0] if outcome else "no answer"
+
+
+def _pip_finds(python: str, requirement: str, env: Mapping[str, str]) -> bool:
+    """Whether pip, as configured (find-links, index, mirrors, constraint files), finds
+    `requirement` or has it installed: a dry run, no dependencies, bounded timeouts."""
+    command = [python, "-m", "pip", "install", "--dry-run", "--no-deps", "--quiet"]
+    command += ["--disable-pip-version-check", *PIP_LOOKUP_ARGS, requirement]
+    try:
+        done = subprocess.run(
+            command, env=dict(env), capture_output=True, timeout=PIP_LOOKUP_TIMEOUT_S
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def _torch_source(
+    env: Mapping[str, str],
+    python: str,
+    constraints: str = CPU_CONSTRAINTS,
+    default_index: str = TORCH_CPU_INDEX,
+    timeout: float = PROBE_TIMEOUT_S,
+) -> TorchSource:
+    """Where the CPU install takes the lock's torch build from (README, Two commands).
+
+    $GRAPHBENCH_TORCH_INDEX unset: PyTorch's CPU index is probed (a GET of its torch/ page,
+    `timeout` seconds at most). It answers: pip gets it as an extra index. It does not: pip's
+    own configuration is asked (a bounded dry run) whether it finds the pinned wheel elsewhere
+    (find-links, a mirror as index); if so, nothing is added, else TorchSourceError.
+    Set to a URL (a mirror of the index; file:// for one on disk): probed the same way, and an
+    extra index if it answers, else TorchSourceError. Set to a folder: pip's --find-links, if
+    the pinned wheel is there. Set to `pypi`: no index added, and torch pinned by its public
+    version (2.13.0, not 2.13.0+cpu), whatever build pip's index has (on PyPI, CUDA's).
+    """
+    pin = _torch_pin(constraints)
+    if pin is None or "+" not in pin:  # a public release: on every index
+        return TorchSource((), False, f"torch=={pin} from pip's own index")
+    public = pin.split("+", 1)[0]
+    choice = env.get(TORCH_INDEX_VAR, "").strip()
+    usage = f"a URL of a mirror of {TORCH_CPU_INDEX}, a folder of wheels, or pypi"
+    if choice.lower() == "pypi":
+        note = f"{TORCH_INDEX_VAR}=pypi: torch=={public} from pip's own index, as it is there"
+        return TorchSource((), True, note)
+    if choice and "://" not in choice:
+        folder = os.path.abspath(os.path.expanduser(choice))
+        names = (f"torch-{pin}-*.whl", f"torch-{pin.replace('+', '%2B')}-*.whl")
+        wheels = [w for n in names for w in Path(folder).glob(n)] if os.path.isdir(folder) else []
+        if not wheels:
+            raise TorchSourceError(
+                f"{TORCH_INDEX_VAR}={choice}: no torch-{pin}-*.whl in {folder}; set it to {usage}"
+            )
+        return TorchSource(("--find-links", folder), False, f"torch=={pin} from {folder}")
+    index = choice or default_index
+    started = time.monotonic()
+    reason = _probe_index(index, timeout, env.get("PIP_CERT") or None)
+    took = f"{time.monotonic() - started:.1f} s"
+    if reason is None:
+        note = f"torch=={pin} from {index} (its torch/ page answered in {took})"
+        return TorchSource(("--extra-index-url", index), False, note)
+    if choice:
+        raise TorchSourceError(
+            f"{TORCH_INDEX_VAR}={choice} serves no torch/ page ({reason}, {took}); "
+            f"set it to {usage}"
+        )
+    if _pip_finds(python, f"torch=={pin}", env):
+        return TorchSource(
+            (),
+            False,
+            f"PyTorch's CPU index {index} does not answer ({reason}, {took}); pip finds "
+            f"torch=={pin} through its own configuration: installing it from there",
+        )
+    raise TorchSourceError(
+        f"torch=={pin} is only on PyTorch's CPU index {index}, which does not answer ({reason}, "
+        f"{took}), and pip finds it nowhere else: set {TORCH_INDEX_VAR} to a mirror's URL or a "
+        f"folder of wheels, or {TORCH_INDEX_VAR}=pypi to take torch {public} as your index has it"
+    )
+
+
+def _public_pin_constraints(constraints: str, folder: str) -> str:
+    """A copy of the constraints file in `folder` whose torch pin has no local label."""
+    lines = []
+    for line in Path(constraints).read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep and name.strip().lower() == "torch":
+            line = f"{name}=={version.split('+', 1)[0]}"
+        lines.append(line)
+    copy = Path(folder) / f"{Path(constraints).stem}-public-torch.txt"
+    copy.write_text("\n".join(lines) + "\n")
+    return str(copy)
+
+
 def _install(session: nox.Session, extras: str, constraints: str = CPU_CONSTRAINTS) -> None:
-    """The one install path: this project with its extras, pinned by a constraints file."""
-    session.install("-c", constraints, f".[{extras}]")
+    """The one install path: this project with its extras, pinned by a constraints file; torch's
+    CPU build from where `_torch_source` says, where the extras bring in torch."""
+    pip_args: tuple[str, ...] = ()
+    if any(extra in TORCH_EXTRAS for extra in extras.split(",")):
+        try:
+            source = _torch_source(os.environ, str(Path(session.bin, "python")), constraints)
+        except TorchSourceError as error:
+            session.error(str(error))
+        session.log(source.note)
+        pip_args = source.pip_args
+        if source.public_pin:
+            constraints = _public_pin_constraints(constraints, session.create_tmp())
+    session.install(*pip_args, "-c", constraints, f".[{extras}]")
 
 
 def _cuda_unavailable() -> str | None:
@@ -81,7 +272,7 @@ FAST_TIER = "not framework and not e2e and not browser and not gpu"
 @nox.session(name="tests-fast")
 def tests_fast(session: nox.Session) -> None:
     """The fast tier in seconds, without any framework installed (see tests/conftest.py)."""
-    _install(session, "report,test")
+    _install(session, "report,test,nox")
     session.run("pytest", "-m", FAST_TIER, *session.posargs)
 
 
@@ -89,7 +280,8 @@ def tests_fast(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite on CPU, every framework installed; GPU tests are tests-gpu's."""
     _ensure_chromium(session)
-    _install(session, "all,ray,test")  # ray: the Ray executor's tests run real tasks
+    # ray: the Ray executor's tests run real tasks; nox: tests/test_install.py reads this file.
+    _install(session, "all,ray,test,nox")
     session.run("pytest", "-m", "not gpu", *session.posargs)
 
 
