@@ -19,12 +19,13 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bench.memory import oom_killed_between, oom_kills
 from bench.store import utc_now
+from bench.trace import MAX_TRACE_BYTES
 from bench.worker import Job
 
 OUTPUT_TAIL_LINES = 20
@@ -45,6 +46,7 @@ class CellTask:
     cache_env: dict[str, str]  # compile-cache variables, "{cache_dir}" filled in per task
     warm_start: bool  # run a warm worker after an ok cold one
     timeout_s: float
+    trace: bool = False  # run a profiling worker after the measured ones (bench.trace)
 
 
 @dataclass
@@ -74,6 +76,8 @@ class TaskResult:
     # Set when the executor lost the task (its node or process died) before the workers
     # could report: why. The cell is then failed with this reason.
     lost: str | None = None
+    trace: WorkerRun | None = None  # the profiling worker (--trace), after the measured ones
+    trace_files: dict[str, bytes] = field(default_factory=dict)  # what its profiler wrote
 
 
 def lost_task(reason: str) -> TaskResult:
@@ -161,7 +165,22 @@ def run_task(task: CellTask, inputs: dict[str, bytes] | None = None) -> TaskResu
         job = replace(task.job, expected_path=task.expected_path, phase="cold")
         cold = run_worker(task, job, Path(tmp), Path(cache))
         warm = None
-        if task.warm_start and (cold.result or {}).get("status") == "ok":
+        ok = (cold.result or {}).get("status") == "ok"
+        if task.warm_start and ok:
             warm = run_worker(task, replace(job, phase="warm"), Path(tmp), Path(cache))
-    wall_s = time.monotonic() - start
-    return TaskResult(cold, warm, wall_s, started_utc, socket.gethostname())
+        wall_s = time.monotonic() - start  # the measured workers' time: not the profiler's
+        traced, files = None, {}
+        if task.trace and ok:
+            folder = Path(tmp) / "trace"
+            folder.mkdir()
+            traced = run_worker(
+                task, replace(job, phase="trace", trace_dir=str(folder)), Path(tmp), Path(cache)
+            )
+            files = {
+                p.name: p.read_bytes()
+                for p in sorted(folder.iterdir())
+                if p.is_file() and p.stat().st_size <= MAX_TRACE_BYTES
+            }
+    return TaskResult(
+        cold, warm, wall_s, started_utc, socket.gethostname(), trace=traced, trace_files=files
+    )

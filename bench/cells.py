@@ -8,7 +8,7 @@ choices into cells; the runner measures each in a fresh worker process.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from bench import backends
 
@@ -90,3 +90,20 @@ class Cell:
 
 
 IDENTITY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Cell))
+
+
+# The repetitions a profile runs by default (--repeats): the quick CPU run once, the full
+# profile three times (its cells are long and its numbers are the ones cited).
+DEFAULT_REPEATS = {"quick": 1, "full": 3}
+
+
+def repeated(cells: list[Cell], repeats: int) -> list[Cell]:
+    """The matrix measured ``repeats`` times, in rotated order: repetition r starts
+    (r - 1) * n / repeats cells further on (A B C, then B C A, ... for three cells and three
+    repetitions), so slow drift of the machine (heat, a neighbour) falls on every backend
+    alike instead of on whichever ran last. Each repetition runs in fresh processes."""
+    n, out = len(cells), []
+    for r in range(1, repeats + 1):
+        offset = (r - 1) * n // repeats
+        out += [replace(c, repetition=r) for c in cells[offset:] + cells[:offset]]
+    return out

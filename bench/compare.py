@@ -90,6 +90,9 @@ class Comparison:
     only_b: list[str] = field(default_factory=list)
     status_changes: list[StatusChange] = field(default_factory=list)
     not_compared: list[str] = field(default_factory=list)  # ok in both, but no samples
+    # ok in both, but another process used the cores of one of them (bench.contention):
+    # not judged unless asked (include_contended).
+    contended: list[str] = field(default_factory=list)
 
     @property
     def slower(self) -> list[CellChange]:
@@ -108,6 +111,8 @@ class Comparison:
             parts.append(f"{len(self.only_a)} only in A, {len(self.only_b)} only in B")
         if self.not_compared:
             parts.append(f"{len(self.not_compared)} not compared")
+        if self.contended:
+            parts.append(f"{len(self.contended)} contended, not judged")
         return (
             f"{len(self.cells)} matching ok cell(s): " + ", ".join(parts) + f" (threshold "
             f"{self.threshold:.0%}, {CONFIDENCE:.0%} bootstrap CI, {self.resamples} resamples)"
@@ -156,12 +161,15 @@ def compare_runs(
     threshold: float = DEFAULT_THRESHOLD,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    include_contended: bool = False,
 ) -> Comparison:
-    """Every cell of B against the matching cell of A."""
+    """Every cell of B against the matching cell of A (a cell measured in several
+    repetitions as one: bench.metrics.pool_repetitions). A cell that was contended in
+    either run is listed, not judged, unless ``include_contended``."""
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold must be a fraction in [0, 1), got {threshold}")
-    cells_a = {identity(r): r for r in a.results}
-    cells_b = {identity(r): r for r in b.results}
+    cells_a = {identity(r): r for r in metrics.pool_repetitions(a.results)}
+    cells_b = {identity(r): r for r in metrics.pool_repetitions(b.results)}
     with_profile = len({r.cell.profile for r in (*cells_a.values(), *cells_b.values())}) > 1
     result = Comparison(a.run_id, b.run_id, run_commit(a), run_commit(b), threshold, resamples)
     result.only_a.extend(label(r, with_profile) for k, r in cells_a.items() if k not in cells_b)
@@ -180,6 +188,9 @@ def compare_runs(
         samples_a, samples_b = metrics.step_samples_ms(ra), metrics.step_samples_ms(rb)
         if not samples_a or not samples_b:
             result.not_compared.append(name)
+            continue
+        if not include_contended and (metrics.is_contended(ra) or metrics.is_contended(rb)):
+            result.contended.append(name)
             continue
         ratio, low, high = bootstrap_ratio_ci(samples_a, samples_b, resamples, CONFIDENCE, seed)
         median_a, median_b = metrics.median_ms(ra), metrics.median_ms(rb)
@@ -251,6 +262,7 @@ def side_tables(result: Comparison) -> list[Table]:
         ("only in A", result.only_a),
         ("only in B", result.only_b),
         ("ok in both but not compared (no samples)", result.not_compared),
+        ("contended, not judged (--include-contended judges them)", result.contended),
     ):
         if names:
             t = Table(title=f"{title} ({len(names)})", title_justify="left")

@@ -144,6 +144,7 @@ class ProcessSampler:
         self.device_start_bytes: int | None = None
         self.device_peak_bytes: int | None = None
         self.throttle_reasons: set[str] = set()
+        self.seen_pids: set[int] = set()  # every process NVML showed on the GPU meanwhile
         self._nvml = _nvml()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -178,6 +179,7 @@ class ProcessSampler:
         pid = os.getpid()
         processes = _call(nvml.nvmlDeviceGetComputeRunningProcesses, self._handle) or []
         for p in processes:
+            self.seen_pids.add(p.pid)
             used = getattr(p, "usedGpuMemory", None)
             if p.pid == pid and isinstance(used, int):
                 self.process_peak_bytes = max(self.process_peak_bytes or 0, used)
@@ -188,6 +190,16 @@ class ProcessSampler:
             self.device_peak_bytes = max(self.device_peak_bytes or 0, int(memory.used))
         mask = _call(nvml.nvmlDeviceGetCurrentClocksThrottleReasons, self._handle)
         self.throttle_reasons.update(_throttle_names(nvml, mask or 0))
+
+    def other_processes(self) -> int | None:
+        """How many other processes used the GPU while this worker ran (None without NVML).
+        In a container NVML shows the host's process ids: one of them is this worker."""
+        if self._nvml is None:
+            return None
+        pid = os.getpid()
+        if pid in self.seen_pids or not self.seen_pids:
+            return len(self.seen_pids - {pid})
+        return len(self.seen_pids) - 1
 
     def peak(self) -> tuple[int | None, str | None]:
         """(the worker's peak GPU memory as the driver saw it, the counter it comes from)."""

@@ -37,7 +37,7 @@ from bench.store import (
 )
 
 # run.json fields that must be equal in every shard (what was measured, and how).
-SAME = ("schema_version", "scenario", "settings", "precision_policy", "training_step")
+SAME = ("schema_version", "scenario", "settings", "precision_policy", "training_step", "repeats")
 
 
 def framework_versions(run: Run) -> dict[str, Any]:
@@ -125,6 +125,7 @@ def provenance(run: Run) -> dict[str, Any]:
         "interrupted": meta.get("interrupted"),
         "command": meta.get("command"),
         "interpreters": meta.get("interpreters"),
+        "device_peak": meta.get("device_peak"),
         "positions": meta["shard"]["positions"],
         "environment": meta.get("environment"),
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from enum import Enum
 
 import numpy as np
@@ -25,6 +25,8 @@ from bench.stats import Latency, bootstrap_ratio_ci, summarize
 TORCH_EAGER = "torch-eager"
 # IQR / median above this marks a cell's latency as noisy.
 NOISY_IQR_RATIO = 0.10
+# So does a spread of the repetitions' medians ((max - min) / median) above this.
+NOISY_REPEAT_SPREAD = 0.10
 # The eager backend a stream cell is measured against is fed the stream as it comes.
 EAGER_STRATEGY = "exact"
 # A per-step gain counts for break-even only where this share of the bootstrap interval
@@ -33,6 +35,8 @@ BREAK_EVEN_CONFIDENCE = 0.95
 # A warm-up step has settled when it is no slower than this many times the steady median
 # (or than the steady samples' p90, where they spread more).
 SETTLE_FACTOR = 1.25
+# A cell achieving more than this share of the device's measured peak FLOP/s is impossible.
+IMPOSSIBLE_FRACTION = 1.0
 # A median within this many times the harness floor (an empty synced step) is mostly the
 # harness: the report says so.
 FLOOR_MARGIN = 5.0
@@ -74,15 +78,146 @@ def median_ms(r: CellResult) -> float | None:
 
 
 def is_noisy(r: CellResult) -> bool:
-    """IQR / median of the timed samples > NOISY_IQR_RATIO (10%). Only fixed-shape cells: a
-    stream's steps differ in length by design, so their spread is not noise.
+    """IQR / median of the timed samples > NOISY_IQR_RATIO (10%), or, for a cell measured in
+    several repetitions, the spread of their medians (repetition_spread) above
+    NOISY_REPEAT_SPREAD (10%). Only fixed-shape cells: a stream's steps differ in length by
+    design, so their spread is not noise.
 
-    Reads: status, samples_ms
+    Reads: status, samples_ms, repetition
     """
     if r.steady is None:
         return False
     lat = latency(r)
-    return lat is not None and lat.iqr_ratio > NOISY_IQR_RATIO
+    if lat is None:
+        return False
+    spread = repetition_spread(r)
+    return lat.iqr_ratio > NOISY_IQR_RATIO or (spread is not None and spread > NOISY_REPEAT_SPREAD)
+
+
+# --- a cell measured in several repetitions (--repeats K) -------------------------------
+
+
+@dataclass(frozen=True)
+class Pooled(CellResult):
+    """A cell measured in K repetitions (each in fresh processes), read as one cell. Never
+    stored: made on read by pool_repetitions; ``repetitions`` are the stored records."""
+
+    repetitions: tuple[CellResult, ...] = ()
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(np.median(known)) if known else None
+
+
+def pool_repetitions(results: Iterable[CellResult]) -> list[CellResult]:
+    """One result per cell: a cell run once is itself; a cell run in K repetitions is a
+    Pooled result over its ok repetitions (all of them where none is ok), in the order the
+    cells first appear. Pooled: the steady samples of every repetition together (each
+    repetition's are stored apart), the pipelined steps and seconds summed, the build, first
+    call and warm first call their medians (each repetition started cold, in new processes),
+    the largest parity error and peak memory, the highest contention; the rest (setup, GPU,
+    process, a stream's first pass) from the first repetition. Its status is ok when any
+    repetition is ok (ok_repetitions says how many).
+
+    Reads: repetition, status, samples_ms, steady_step_ms, pipeline_steps, pipeline_s,
+    build_s, first_call_s, first_call_warm_s, parity_max_rel_err, peak_host_rss_bytes,
+    peak_device_bytes, contention, contended
+    """
+    groups: dict[tuple, list[CellResult]] = {}
+    for r in results:
+        groups.setdefault(r.cell.workload(), []).append(r)
+    return [reps[0] if len(reps) == 1 else _pooled(reps) for reps in groups.values()]
+
+
+def _pooled(reps: list[CellResult]) -> Pooled:
+    reps = sorted(reps, key=lambda r: r.cell.repetition)
+    use = [r for r in reps if r.ok] or reps
+    base = use[0]
+    pooled = {f.name: getattr(base, f.name) for f in fields(CellResult)}
+    pooled["cell"] = replace(base.cell, repetition=1)  # the cell, not one of its repetitions
+    if base.steady is not None:
+        steadies = [r.steady for r in use if r.steady is not None]
+        pooled["steady"] = replace(
+            base.steady,
+            samples_ms=[x for s in steadies for x in s.samples_ms],
+            pipeline_steps=sum(s.pipeline_steps or 0 for s in steadies) or None,
+            pipeline_s=sum(s.pipeline_s or 0.0 for s in steadies) or None,
+        )
+    if base.passes is not None:
+        steps = [x for r in use if r.passes is not None for x in r.passes.steady_step_ms]
+        pooled["passes"] = replace(base.passes, steady_step_ms=steps)
+    if base.build is not None:
+        build = _median(r.build.build_s for r in use if r.build)
+        pooled["build"] = replace(
+            base.build, build_s=base.build.build_s if build is None else build
+        )
+    if base.first_call is not None:
+        first = _median(r.first_call.first_call_s for r in use if r.first_call)
+        pooled["first_call"] = replace(
+            base.first_call, first_call_s=base.first_call.first_call_s if first is None else first
+        )
+    if base.warm is not None and base.warm.first_call_warm_s is not None:
+        warm = _median(r.warm.first_call_warm_s for r in use if r.warm)
+        pooled["warm"] = replace(base.warm, first_call_warm_s=warm)
+    if base.parity is not None:
+        errors = [r.parity.parity_max_rel_err for r in use if r.parity]
+        worst = None if None in errors else max(e for e in errors if e is not None)
+        pooled["parity"] = replace(base.parity, parity_max_rel_err=worst)
+    if base.memory is not None:
+        host = [r.memory.peak_host_rss_bytes for r in use if r.memory]
+        device = [r.memory.peak_device_bytes for r in use if r.memory]
+        pooled["memory"] = replace(
+            base.memory,
+            peak_host_rss_bytes=max((v for v in host if v is not None), default=None),
+            peak_device_bytes=max((v for v in device if v is not None), default=None),
+        )
+    watched = [r.contention for r in use if r.contention and r.contention.contention is not None]
+    if watched:
+        pooled["contention"] = max(watched, key=lambda c: c.contention or 0.0)
+    return Pooled(**pooled, repetitions=tuple(reps))
+
+
+def ok_repetitions(r: CellResult) -> tuple[int, int]:
+    """(ok repetitions, repetitions) of a cell: (1, 1) or (0, 1) for a cell run once.
+
+    Reads: repetition, status
+    """
+    if isinstance(r, Pooled):
+        return sum(x.ok for x in r.repetitions), len(r.repetitions)
+    return int(r.ok), 1
+
+
+def repetition_medians(r: CellResult) -> list[float]:
+    """The median step of each ok repetition, in repetition order ([] for a cell run once).
+
+    Reads: repetition, status, samples_ms, steady_step_ms
+    """
+    if not isinstance(r, Pooled):
+        return []
+    return [m for x in r.repetitions if (m := median_ms(x)) is not None]
+
+
+def repetition_spread(r: CellResult) -> float | None:
+    """(max − min) / median of the repetitions' medians: how much K fresh processes
+    disagree, beside the within-process IQR. None for a cell with fewer than two ok
+    repetitions.
+
+    Reads: repetition, status, samples_ms, steady_step_ms
+    """
+    medians = repetition_medians(r)
+    if len(medians) < 2:
+        return None
+    return (max(medians) - min(medians)) / float(np.median(medians))
+
+
+def is_contended(r: CellResult) -> bool:
+    """Other processes used more than bench.contention.CONTENDED_SHARE of the cores the cell's
+    worker was pinned to while it took its samples (any repetition, for a pooled cell).
+
+    Reads: contended
+    """
+    return bool(r.contention is not None and r.contention.contended)
 
 
 def throughput_per_s(r: CellResult) -> float | None:
@@ -107,6 +242,44 @@ def achieved_flops_per_s(r: CellResult) -> float | None:
     if median is None or not flops or median <= 0:
         return None
     return flops / (median / 1e3)
+
+
+def peak_flops_per_s(device_peak: object, precision: str, device: str) -> float | None:
+    """The device's measured peak FLOP/s for a precision (run.json's ``device_peak``, measured
+    by bench.peak at the start of the run: the best of several large matrix multiplies in
+    the precision's matmul mode, or in float32 where that is faster); None where the run
+    measured none for this precision and device."""
+    if not isinstance(device_peak, dict) or device_peak.get("device") != device:
+        return None
+    value = (device_peak.get("flops_per_s") or {}).get(precision)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and value > 0 else None
+
+
+def fraction_of_peak(r: CellResult, device_peak: object) -> float | None:
+    """achieved_flops_per_s / the measured peak of the cell's precision on its device
+    (peak_flops_per_s, from run.json's device_peak): 0.25 is a quarter of what the device
+    did in a large matmul. Fixed-shape cells only (a stream's FLOP count is for one
+    length); None where either is unknown.
+
+    Reads: status, flops_per_step, samples_ms, precision, device
+    """
+    achieved = achieved_flops_per_s(r) if r.steady is not None else None
+    peak = peak_flops_per_s(device_peak, r.cell.precision, r.cell.device)
+    return None if achieved is None or peak is None else achieved / peak
+
+
+def impossible(r: CellResult, device_peak: object) -> bool:
+    """fraction_of_peak > IMPOSSIBLE_FRACTION (1.0): the cell claims more arithmetic per
+    second than the device did in a large matmul of its precision: its timing (a step that
+    did not wait for the device) or its FLOP count is wrong, or the peak was measured on a
+    busy machine.
+
+    Reads: status, flops_per_step, samples_ms, precision, device
+    """
+    fraction = fraction_of_peak(r, device_peak)
+    return fraction is not None and fraction > IMPOSSIBLE_FRACTION
 
 
 def settle_steps(warmup_ms: list[float], samples_ms: list[float]) -> int:
@@ -563,8 +736,20 @@ DEFINITIONS: dict[str, Definition] = {
     "latency": _d("latency", "percentiles of the timed steps, linearly interpolated", latency),
     "noisy": _d(
         "noisy",
-        f"interquartile range over {NOISY_IQR_RATIO:.0%} of the median",
+        f"interquartile range over {NOISY_IQR_RATIO:.0%} of the median, or repetitions' "
+        f"medians spread over {NOISY_REPEAT_SPREAD:.0%}",
         is_noisy,
+    ),
+    "contended": _d(
+        "contended",
+        "other processes used more than bench.contention.CONTENDED_SHARE of the cores the "
+        "worker was pinned to while it took its samples (/proc/stat against its own CPU time)",
+        is_contended,
+    ),
+    "repetition_spread": _d(
+        "repetition spread",
+        "(max − min) / median of the repetitions' medians (--repeats)",
+        repetition_spread,
     ),
     "throughput": _d(
         "examples/s",
@@ -618,6 +803,20 @@ DEFINITIONS: dict[str, Definition] = {
     ),
     "flops": _d(
         "GFLOP/s", "the model's analytic FLOPs per step / median step time", achieved_flops_per_s
+    ),
+    "fraction_of_peak": _d(
+        "% of peak",
+        "achieved FLOP/s / the device's peak FLOP/s for the cell's precision, measured at the "
+        "start of the run (run.json device_peak: the best of several large matrix multiplies, "
+        "bench.peak)",
+        fraction_of_peak,
+    ),
+    "impossible": _d(
+        "impossible",
+        f"above {IMPOSSIBLE_FRACTION:.0%} of the measured peak: more arithmetic per second "
+        "than the device did in a large matmul, so the step's timing or its FLOP count is "
+        "wrong (or the peak was measured on a busy machine)",
+        impossible,
     ),
     "total_s": _d(
         "total s", "the whole stream's wall time, first pass, compilations included", total_s

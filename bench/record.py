@@ -38,11 +38,15 @@ gpu             gpu_index, gpu_uuid, gpu_name, gpu_     worker.gpu_of
                 limit_w, gpu_temperature_start_c,
                 gpu_temperature_end_c, gpu_
                 throttle_reasons
+contention      contention, contended, load_average,    contention.measured (the worker's
+                gpu_other_processes                     samples, watched by CpuWatch)
 warm            warm_start, build_warm_s,               runner.warm_start_of (from the
                 first_call_warm_s, warmup_warm_ms       warm worker's own first call and
                                                         warm-up)
+trace           trace_tool, trace_steps, trace_files,   runner.trace_of (from the profiling
+                top_ops, trace_error                    worker's files, bench.trace)
 process         started_utc, wall_s, worker_exit_code,  runner.process_of
-                output_tail, log
+                output_tail, log, executor, lost
 outcome         status, error                           the worker's verdict (its
                                                         scenario's measure, or run_job
                                                         where the backend cannot run or
@@ -206,6 +210,33 @@ class Gpu(Group):
 
 
 @dataclass(frozen=True)
+class Contention(Group):
+    """What else ran on the worker's cores (and GPU) while it measured (bench.contention)."""
+
+    NAME = "contention"
+    # The share of the pinned cores' time that other processes used while the samples
+    # were taken: 0 (the cores were the worker's) to 1 (others had them all).
+    contention: float | None = _f(0)
+    contended: bool | None = None  # contention above bench.contention.CONTENDED_SHARE
+    load_average: float | None = _f(0)  # the 1-minute load average at the end
+    gpu_other_processes: int | None = _f(0)  # other processes on the cell's GPU (NVML)
+
+
+@dataclass(frozen=True)
+class Trace(Group):
+    """A profiling worker's trace of the cell (``run --trace``; bench.trace): taken in a
+    process of its own after the measured ones, so no timed step ran under a profiler."""
+
+    NAME = "trace"
+    trace_tool: str | None = None  # the framework's profiler
+    trace_steps: int | None = _f(0)  # steady steps traced, after the first call and warm-up
+    trace_files: list[str] = field(default_factory=list)  # under the run directory
+    # The operations with the most self time: name, self_ms_per_step, share.
+    top_ops: list[dict[str, Any]] = field(default_factory=list)
+    trace_error: str | None = None  # why there is no trace (the profiling worker failed)
+
+
+@dataclass(frozen=True)
 class WarmStart(Group):
     NAME = "warm"
     # What a new process reuses of this cell's compilation, or why nothing is reused.
@@ -241,7 +272,9 @@ GROUPS: tuple[type[Group], ...] = (
     Passes,
     Memory,
     Gpu,
+    Contention,
     WarmStart,
+    Trace,
     Process,
 )
 
@@ -261,7 +294,9 @@ class CellResult:
     passes: Passes | None = None
     memory: Memory | None = None
     gpu: Gpu | None = None
+    contention: Contention | None = None
     warm: WarmStart | None = None
+    trace: Trace | None = None
     process: Process | None = None
 
     # --- convenient reads -----------------------------------------------------------

@@ -25,9 +25,10 @@ from bench.cells import Cell
 from bench.errors import SchemaError
 from bench.executors import Executor, LocalExecutor
 from bench.profiles import Settings
-from bench.record import CellResult, Outcome, Process, Status, WarmStart
+from bench.record import CellResult, Outcome, Process, Status, Trace, WarmStart
 from bench.scenarios.base import Scenario
 from bench.store import CELLS_FILE, append_result, read_results, repair_torn_tail, utc_now
+from bench.trace import TRACE_DIR, TRACE_STEPS, top_ops
 from bench.worker import Job
 
 SIGNAL_NAMES = {-s.value: s.name for s in signal.Signals}
@@ -97,6 +98,7 @@ class Runner:
         worker: Sequence[str] | None = None,
         expected_job: Sequence[str] = (sys.executable, "-m", "bench.expected"),
         deadline: float | None = None,
+        trace: bool = False,
     ):
         self.run_dir = run_dir
         self.run_id = run_id
@@ -113,6 +115,7 @@ class Runner:
         self.index = {cell.key(): i for cell, i in zip(matrix, places, strict=True)}
         # time.monotonic() after which no cell is started (None: no budget).
         self.deadline = deadline
+        self.trace = trace  # a profiling worker after each cell's measured ones (--trace)
         (run_dir / "logs").mkdir(exist_ok=True)
         (run_dir / expected.EXPECTED_DIR).mkdir(exist_ok=True)
         self.notes = [n for n in [repair_torn_tail(run_dir / CELLS_FILE)] if n]
@@ -209,6 +212,7 @@ class Runner:
             cache_env=framework.cache_env if info.persistent_cache else {},
             warm_start=scenarios.get(cell.scenario).warm_start and bool(info.persistent_cache),
             timeout_s=self.timeout_of(cell),
+            trace=self.trace and cell.scenario == "fixed",
         )
 
     def timeout_of(self, cell: Cell) -> float:
@@ -285,6 +289,7 @@ class Runner:
             result,
             outcome=verdict,
             warm=self.warm_start_of(task, result, outcome.warm, verdict),
+            trace=self.trace_of(task, outcome, stem),
             process=self.process_of(outcome, verdict, stem),
         )
 
@@ -322,6 +327,32 @@ class Runner:
         why = unreadable or (result.outcome or classify(warm, task.timeout_s)).error
         status = "failed" if unreadable or result.outcome is None else str(result.status)
         return WarmStart(warm_start=f"warm worker {status}: {why}")
+
+    def trace_of(self, task: CellTask, outcome: TaskResult, stem: str) -> Trace | None:
+        """The profiling worker's trace, kept under traces/<cell>/, and its top operations
+        by self time (bench.trace); None where no trace was asked or the cell was not ok."""
+        if not task.trace or outcome.trace is None:
+            return None
+        cell = task.job.cell
+        tool = backends.framework(cell.framework).profiler
+        self.write_log(f"{stem}-trace", outcome.trace)
+        result, unreadable = self.worker_result(cell, outcome.trace)
+        if unreadable or not result.ok:
+            why = unreadable or (result.outcome or classify(outcome.trace, task.timeout_s)).error
+            return Trace(trace_tool=tool, trace_error=f"the profiling worker failed: {why}")
+        folder = self.run_dir / TRACE_DIR / stem
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in outcome.trace_files.items():
+            (folder / name).write_bytes(data)
+        names = [f"{TRACE_DIR}/{stem}/{name}" for name in outcome.trace_files]
+        chrome = [n for n in outcome.trace_files if n.endswith((".json", ".json.gz"))]
+        if not chrome:
+            return Trace(trace_tool=tool, trace_files=names, trace_error="no Chrome-trace file")
+        try:
+            ops = top_ops(folder / chrome[0])
+        except (OSError, ValueError) as exc:
+            return Trace(trace_tool=tool, trace_files=names, trace_error=f"unreadable: {exc}")
+        return Trace(trace_tool=tool, trace_steps=TRACE_STEPS, trace_files=names, top_ops=ops)
 
     def process_of(self, outcome: TaskResult | None, verdict: Outcome, stem: str = "") -> Process:
         """What only the parent knows: when, how long, how the worker ended, where its log is

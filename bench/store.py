@@ -208,9 +208,17 @@ def read_meta(run_dir: Path) -> dict:
         if meta["schema_version"] == 1 and entry.get("scenario") == "dynamic":
             entry["scenario"] = "stream"
         cell_from_json(entry, f"{where}: matrix[{i}]")
-    for name in ("environment", "precision_policy", "interpreters", "harness_floor_us"):
+    for name in (
+        "environment",
+        "precision_policy",
+        "interpreters",
+        "harness_floor_us",
+        "device_peak",
+    ):
         if name in meta and not isinstance(meta[name], dict):
             raise SchemaError(f"{where}: field {name!r}: expected an object")
+    if "device_peak" in meta:
+        check_device_peak(meta["device_peak"], where)
     pythons = meta.get("pythons") or {}
     if not isinstance(pythons, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in pythons.items()
@@ -219,6 +227,40 @@ def read_meta(run_dir: Path) -> dict:
     if meta.get("shard") is not None:
         check_shard(meta["shard"], len(matrix), where)
     return meta
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def check_device_peak(peak: dict, where: str) -> None:
+    """run.json's ``device_peak`` (bench.peak): what the device did at the start of the run."""
+    from bench.precision import PRECISIONS
+
+    def bad(field: str, what: str) -> SchemaError:
+        return SchemaError(f"{where}: field 'device_peak.{field}': expected {what}")
+
+    for name in ("device", "statistic", "problem"):
+        if peak.get(name) is not None and not isinstance(peak[name], str):
+            raise bad(name, "a string")
+    for name in ("flops_per_s", "bound_by", "frameworks"):
+        if peak.get(name) is not None and not isinstance(peak[name], dict):
+            raise bad(name, "an object")
+    for precision, value in (peak.get("flops_per_s") or {}).items():
+        if precision not in PRECISIONS:
+            raise bad(f"flops_per_s.{precision:.40}", f"precision names ({', '.join(PRECISIONS)})")
+        if not _positive(value):
+            raise bad(f"flops_per_s.{precision}", "a positive number of FLOP/s")
+    for framework, entry in (peak.get("frameworks") or {}).items():
+        if not isinstance(entry, dict):
+            raise bad(f"frameworks.{framework:.40}", "an object (one framework's measurement)")
+    memory = peak.get("memory")
+    if memory is not None:
+        if not isinstance(memory, dict):
+            raise bad("memory", "an object")
+        for name, unit in (("bytes_per_s", "bytes/s"), ("bytes", "bytes")):
+            if name in memory and not _positive(memory[name]):
+                raise bad(f"memory.{name}", f"a positive number of {unit}")
 
 
 def _count(value: Any) -> bool:

@@ -6,7 +6,8 @@ measurement, from empty compile caches; ``warm``: build and first call only, fin
 the caches a cold worker of the same cell left). The worker builds the cell's
 ``CellResult`` itself and rewrites RESULT.json after each stage, so if the parent must
 kill this process (timeout) what was already measured (e.g. the first call) survives.
-This is the only module of the harness that imports a framework (through the backend).
+Frameworks are imported only in child processes (this one; bench.expected, bench.probe,
+bench.peak and bench.selfcheck for theirs), always through bench/backends.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from bench import backends, gpu, scenarios
+from bench import backends, contention, gpu, scenarios
 from bench.backends.base import Backend
 from bench.cells import Cell
+from bench.contention import CpuWatch
 from bench.memory import HOST_RSS_COUNTER, peak_rss_bytes
 from bench.precision import TOLERANCE
 from bench.profiles import Settings
@@ -50,9 +52,10 @@ class Job:
     cell: Cell
     settings: Settings
     expected_path: str
-    phase: str  # "cold" or "warm"
+    phase: str  # "cold", "warm", or "trace" (after the measured ones: bench.trace)
     # A reduced precision: the framework's float32 eager output of the block, to compare.
     eager32_path: str | None = None
+    trace_dir: str | None = None  # phase "trace": where the profiler's files go
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +65,7 @@ class Job:
             "expected_path": self.expected_path,
             "phase": self.phase,
             "eager32_path": self.eager32_path,
+            "trace_dir": self.trace_dir,
         }
 
     @classmethod
@@ -73,6 +77,7 @@ class Job:
             data["expected_path"],
             data["phase"],
             data.get("eager32_path"),
+            data.get("trace_dir"),
         )
 
 
@@ -165,9 +170,13 @@ def run_job(job: Job, result_path: Path, clock: Clock = default_clock) -> CellRe
     affinity = limit_cpus(job.settings.threads)
     on_gpu = cell.device == "cuda"
     start = gpu.state() if on_gpu else None
+    watch = CpuWatch(affinity)
     with gpu.ProcessSampler() if on_gpu else contextlib.nullcontext() as sampler:
-        result = _measure(job, result_path, clock, affinity, sampler)
+        result = _measure(job, result_path, clock, affinity, sampler, watch)
     result = replace(result, gpu=gpu_of(start, sampler))
+    if watch.share is not None:  # the samples were taken: what else ran meanwhile
+        others = sampler.other_processes() if sampler is not None else None
+        result = replace(result, contention=contention.measured(watch.share, others))
     write_json_atomic(result_path, result.to_json())
     return result
 
@@ -178,6 +187,7 @@ def _measure(
     clock: Clock,
     affinity: list[int],
     sampler: gpu.ProcessSampler | None,
+    watch: CpuWatch | None = None,
 ) -> CellResult:
     cell = job.cell
     state: dict[str, Any] = {"backend": None}
@@ -210,6 +220,8 @@ def _measure(
                 clock=clock,
                 save=save,
                 result=result,
+                watch=watch if job.phase == "cold" else None,
+                trace_dir=job.trace_dir,
             )
             verdict = scenarios.get(cell.scenario).measure(m)
     except Exception as exc:

@@ -10,6 +10,7 @@ comments removed).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from bench.record import Status
 from bench.store import Run
@@ -31,9 +32,15 @@ def _runs_overview(runs: Sequence[Run]) -> list[dict[str, str]]:
     ]
 
 
-def render_report(runs: Sequence[Run], generated_by: str = "") -> str:
-    """The whole page for one or more runs (e.g. a CPU run and a GPU run side by side)."""
-    built = sections.build_all(runs)
+def render_report(
+    runs: Sequence[Run],
+    generated_by: str = "",
+    include_contended: bool = False,
+    report_dir: Path | None = None,
+) -> str:
+    """The whole page for one or more runs (e.g. a CPU run and a GPU run side by side).
+    Contended cells are shown but left out of geometric means unless ``include_contended``."""
+    built = sections.build_all(runs, sections.Options(include_contended, report_dir))
     any_na = any(r.status is Status.NOT_APPLICABLE for run in runs for r in run.results)
     models = dict.fromkeys(r.cell.model for run in runs for r in run.results)
     backends = dict.fromkeys(r.cell.backend for run in runs for r in run.results)

@@ -30,8 +30,16 @@ class Block:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A cell that links to a file beside the report (a trace): both strings are escaped."""
+
+    text: str
+    href: str
+
+
+@dataclass(frozen=True)
 class Row:
-    cells: tuple[str | Block, ...]
+    cells: tuple[str | Block | Link, ...]
     classes: str = ""  # "bad", "noisy", "na", "group" (a heading row spanning the table)
 
 
@@ -44,11 +52,16 @@ class Table:
 
 
 def status_text(row: pd.Series) -> str:
-    """``ok``, ``ok (noisy)``, or the status alone: the reason is in the failures table."""
+    """``ok``, ``ok (noisy, contended)``, or the status alone: the reason is in the failures
+    table."""
     if row["status"] == "ok":
         flags = [
             f
-            for f, on in (("noisy", row.get("noisy")), ("near floor", row.get("near_floor")))
+            for f, on in (
+                ("noisy", row.get("noisy")),
+                ("contended", row.get("contended")),
+                ("near floor", row.get("near_floor")),
+            )
             if on
         ]
         return f"ok ({', '.join(flags)})" if flags else "ok"

@@ -224,10 +224,89 @@ def cases(tmp: Path, runs: dict[str, Path]) -> list[tuple[list[str], str]]:
         (["compare", good, good, "--html", str(GOLDEN / "run.json")], "a run's own data"),
         (["compare", good, good, "--html", str(tmp)], "is a directory"),
         (["compare", good, good, "--html", "/nonexistent/x.html"], "does not exist"),
+        # export
+        (["export", good, "-o", str(tmp / "e.json")], "required: --format"),
+        (["export", good, "--format", "xml", "-o", str(tmp / "e")], "invalid choice: 'xml'"),
+        (["export", "--format", "csv", "-o", str(tmp / "e.csv")], "required: RUN_DIR"),
+        (["export", good, "--format", "pytest-benchmark"], "expected -o FILE (one run) or"),
+        (
+            [
+                "export",
+                good,
+                "--format",
+                "pytest-benchmark",
+                "-o",
+                str(tmp / "e"),
+                "--storage",
+                str(tmp),
+            ],
+            "not both",
+        ),
+        (["export", good, good, "--format", "pytest-benchmark", "-o", str(tmp / "e")], "one run"),
+        (["export", good, "--format", "pytest-benchmark", "-o", str(tmp)], "is a directory"),
+        (["export", good, "--format", "csv", "-o", "/nonexistent/dir/e.csv"], "does not exist"),
+        (
+            ["export", good, "--format", "csv", "-o", str(GOLDEN / "cells.jsonl")],
+            "a run's own data",
+        ),
+        (["export", good, "--format", "csv", "-o", str(tmp / long)], "a name longer than 255"),
+        (["export", good, "--format", "csv"], "--format csv: expected -o FILE"),
+        (["export", good, "--format", "csv", "--storage", str(tmp)], "pytest-benchmark only"),
+        (
+            ["export", good, "--format", "pytest-benchmark", "--storage", r["a-file"]],
+            "exists and is not a directory",
+        ),
+        (
+            ["export", good, "--format", "pytest-benchmark", "--storage", "/nonexistent/dir/s"],
+            "does not exist",
+        ),
+        (
+            ["export", good, "--format", "pytest-benchmark", "--storage", "s3://bucket/x"],
+            "only a directory (or file://DIR)",
+        ),
+        (
+            ["export", good, "--format", "pytest-benchmark", "--storage", good],
+            "that is a run directory",
+        ),
+        (
+            ["export", r["no-run"], "--format", "csv", "-o", str(tmp / "e.csv")],
+            "not a graphbench run",
+        ),
+        (
+            ["export", r["nan-sample"], "--format", "csv", "-o", str(tmp / "e.csv")],
+            "not valid JSON",
+        ),
+        (["export", good, good, "--format", "csv", "-o", str(tmp / "e.csv")], "given twice"),
+        (
+            [
+                "export",
+                str(DATA / "report_dynamic"),
+                "--format",
+                "pytest-benchmark",
+                "-o",
+                str(tmp / "e"),
+            ],
+            "no ok fixed-shape cell to export",
+        ),
+        (
+            ["export", str(DATA / "report_dynamic"), "--format", "csv", "-o", str(tmp / "e.csv")],
+            "no fixed-shape cell in",
+        ),
         # gpu-check (no GPU here)
         (["gpu-check"], "the following arguments are required: --out-dir"),
         (["gpu-check", "--out-dir", str(tmp / "x")], "gpu-check needs a CUDA device"),
         (["gpu-check", "--out-dir", str(tmp / "x"), "--budget", "0"], "expected a number of"),
+        # selfcheck (refused before any process starts)
+        (["selfcheck", "--models", "resnet9000"], "--models: unknown 'resnet9000'"),
+        (["selfcheck", "--models", "mlp,,cnn"], "--models: empty name"),
+        (["selfcheck", "--backends", "onnx"], "--backends: unknown 'onnx'"),
+        (["selfcheck", "--backends", "torch-compile-reduce-overhead"], "cannot run on cpu"),
+        (["selfcheck", "--modes", "serve"], "--modes: unknown 'serve'"),
+        (["selfcheck", "--tolerance", "1.5"], "expected a fraction from 0"),
+        (["selfcheck", "--tolerance", "ten"], "expected a fraction from 0"),
+        (["selfcheck", "--rounds", "0"], "expected an integer from 1"),
+        (["selfcheck", "--profile", "huge"], "invalid choice: 'huge'"),
+        (["selfcheck", "extra"], "unrecognized arguments: extra"),
     ]
 
 
@@ -241,7 +320,8 @@ def test_there_are_many_cases_across_every_subcommand(table):
     commands = {argv[0] for argv, _ in table if argv}
     assert len(table) >= 60
     assert commands >= {
-        "list", "env", "run", "resume", "merge", "summary", "report", "compare", "gpu-check"
+        "list", "env", "run", "resume", "merge", "summary", "report", "compare", "gpu-check",
+        "selfcheck", "export",
     }  # fmt: skip
 
 

@@ -36,6 +36,7 @@ class FrameworkInfo:
     # directory of the cell's own: the first worker starts with it empty (cold), a second
     # worker of the same cell finds what the first left (warm). ``{cache_dir}`` is filled in.
     cache_env: dict[str, str] = field(default_factory=dict)
+    profiler: str = ""  # what ``--trace`` records with (Backend.trace)
 
 
 FRAMEWORKS: dict[str, FrameworkInfo] = {
@@ -50,6 +51,7 @@ FRAMEWORKS: dict[str, FrameworkInfo] = {
                 "TORCHINDUCTOR_CACHE_DIR": "{cache_dir}/inductor",
                 "TRITON_CACHE_DIR": "{cache_dir}/triton",
             },
+            profiler="torch.profiler",
         ),
         FrameworkInfo(
             "jax",
@@ -64,6 +66,7 @@ FRAMEWORKS: dict[str, FrameworkInfo] = {
                 "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
                 "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
             },
+            profiler="jax.profiler.trace",
         ),
         FrameworkInfo(
             "tf",
@@ -73,6 +76,7 @@ FRAMEWORKS: dict[str, FrameworkInfo] = {
             # TF_FORCE_GPU_ALLOW_GROWTH: grow GPU memory on demand rather than take it all.
             worker_env={"TF_CPP_MIN_LOG_LEVEL": "1", "TF_FORCE_GPU_ALLOW_GROWTH": "true"},
             cache_env={"TF_XLA_FLAGS": "--tf_xla_persistent_cache_directory={cache_dir}/xla"},
+            profiler="tf.profiler.experimental",
         ),
     )
 }

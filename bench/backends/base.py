@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import abc
+import timeit
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,6 +41,8 @@ class Backend(abc.ABC):
     framework: ClassVar[str]
     # Which counter ``peak_device_bytes`` reads, for the results' provenance.
     device_memory_counter: ClassVar[str | None] = None
+    # The framework's own standard timing tool (``standard_timer``), as selfcheck names it.
+    referee: ClassVar[str | None] = None
 
     @classmethod
     @abc.abstractmethod
@@ -123,6 +128,60 @@ class Backend(abc.ABC):
         backend does not use them."""
         return None
 
+    @classmethod
+    def peak_matmul(
+        cls, device: str, n: int, dtype: str, tf32: bool
+    ) -> tuple[Callable[[int], None], str]:
+        """For bench.peak: (run, what it is). ``run(calls)`` multiplies two n×n matrices of
+        ``dtype`` (float32, bfloat16, float16; TF32 tensor cores allowed only with ``tf32``),
+        already on the device, ``calls`` times, then waits for the device."""
+        raise NotImplementedError(f"{cls.__name__} cannot measure the device's peak")
+
+    @classmethod
+    def peak_copy(cls, device: str, nbytes: int) -> tuple[Callable[[int], None], str]:
+        """For bench.peak: (run, what it is). ``run(calls)`` copies ``nbytes`` of float32 on
+        the device into another buffer (reads and writes ``nbytes`` each) ``calls`` times,
+        then waits for the device."""
+        raise NotImplementedError(f"{cls.__name__} cannot measure the device's peak")
+
+    @classmethod
+    def standard_timer(
+        cls, step: Callable[[Any], Any], inputs: Any, min_time_s: float
+    ) -> list[float]:
+        """Seconds per call of ``step(inputs)`` as the framework's own standard tool times them
+        (``referee``): one figure per block of calls, for at least ``min_time_s``. selfcheck
+        sets graphbench's samples of the same step beside these."""
+        raise NotImplementedError(f"{cls.__name__} has no standard timer to check against")
+
+    def trace(self, run_steps: Callable[[], None], out_dir: Path) -> list[str]:
+        """Run ``run_steps`` under the framework's profiler; write its trace files into
+        ``out_dir`` and return their names, a Chrome-trace JSON first (bench.trace)."""
+        raise NotImplementedError(f"{type(self).__name__} has no profiler to trace with")
+
     @staticmethod
     def implementation(model: str, framework: str):
         return models.implementation(model, framework)
+
+
+# A timeit block lasts at least this long (less when the whole time asked for is short).
+BLOCK_S = 0.01
+MAX_BLOCK_CALLS = 10**6
+
+
+def timeit_per_call(statement: Callable[[], Any], min_time_s: float) -> list[float]:
+    """A plain ``timeit`` loop, as a user times a step: blocks of ``number`` calls (grown
+    tenfold until a block lasts BLOCK_S, so the timer's own cost is amortised), repeated
+    until ``min_time_s`` have passed; each block's seconds per call. ``statement`` ends in the
+    framework's sync. timeit switches the garbage collector off while it times, as always."""
+    timer = timeit.Timer(statement)
+    target = min(BLOCK_S, min_time_s / 10)
+    number = 1
+    while timer.timeit(number) < target and number < MAX_BLOCK_CALLS:
+        number *= 10
+    per_call: list[float] = []
+    total = 0.0
+    while total < min_time_s or not per_call:
+        seconds = timer.timeit(number)
+        per_call.append(seconds / number)
+        total += seconds
+    return per_call

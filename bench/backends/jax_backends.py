@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -18,7 +20,7 @@ import numpy as np
 import optax
 
 import models
-from bench.backends.base import ADAM, Backend
+from bench.backends.base import ADAM, Backend, timeit_per_call
 from bench.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
 from bench.precision import get as precision_policy
 
@@ -98,6 +100,39 @@ class JaxBackend(Backend):
         return (
             f"jax {jax.__version__}, jaxlib {metadata.version('jaxlib')}, optax {optax.__version__}"
         )
+
+    referee = "timeit + jax.block_until_ready"
+
+    @classmethod
+    def standard_timer(cls, step, inputs, min_time_s: float) -> list[float]:
+        # JAX's documented way to time: a timeit loop whose statement blocks on the result.
+        return timeit_per_call(lambda: jax.block_until_ready(step(inputs)), min_time_s)
+
+    @classmethod
+    def peak_matmul(cls, device, n, dtype, tf32):
+        key = jax.random.key(0)
+        a, b = (jax.random.normal(k, (n, n), DTYPES[dtype]) for k in jax.random.split(key))
+        with jax.default_matmul_precision("tensorfloat32" if tf32 else "highest"):
+            matmul = jax.jit(jnp.matmul).lower(a, b).compile()
+
+        def run(calls: int) -> None:
+            jax.block_until_ready([matmul(a, b) for _ in range(calls)])
+
+        return (
+            run,
+            f"jax.jit(jnp.matmul), matmul precision {'tensorfloat32' if tf32 else 'highest'}",
+        )
+
+    @classmethod
+    def peak_copy(cls, device, nbytes):
+        # XLA may alias a plain copy away: x + 1 reads and writes as many bytes.
+        x = jnp.ones(nbytes // 4, jnp.float32)
+        plus_one = jax.jit(lambda v: v + 1.0).lower(x).compile()
+
+        def run(calls: int) -> None:
+            jax.block_until_ready([plus_one(x) for _ in range(calls)])
+
+        return run, "jax.jit(x + 1) (float32)"
 
     @classmethod
     def unavailable_reason(cls, device: str) -> str | None:
@@ -244,6 +279,23 @@ class JaxBackend(Backend):
         stats = self.device.memory_stats() or {}
         peak = stats.get("peak_bytes_in_use")
         return None if peak is None else int(peak)
+
+    def trace(self, run_steps, out_dir: Path) -> list[str]:
+        """jax.profiler.trace: a Perfetto (Chrome-trace) JSON and the XSpace for TensorBoard."""
+        logdir = out_dir / "jax"
+        with jax.profiler.trace(str(logdir), create_perfetto_trace=True):
+            run_steps()
+        names = []
+        for pattern, name in (
+            ("perfetto_trace.json.gz", "trace.json.gz"),
+            ("*.xplane.pb", "trace.xplane.pb"),
+        ):
+            found = sorted(logdir.rglob(pattern))
+            if found:
+                found[-1].rename(out_dir / name)
+                names.append(name)
+        shutil.rmtree(logdir, ignore_errors=True)
+        return names
 
 
 class JaxEager(JaxBackend):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 import models
-from bench.backends.base import ADAM, Backend
+from bench.backends.base import ADAM, Backend, timeit_per_call
 from bench.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
 from bench.precision import get as precision_policy
 
@@ -129,6 +131,43 @@ class TfBackend(Backend):
     def framework_version(cls) -> str:
         return tf.__version__
 
+    referee = "timeit + Tensor.numpy()"
+
+    @classmethod
+    def standard_timer(cls, step, inputs, min_time_s: float) -> list[float]:
+        # How a TensorFlow user times a step: a timeit loop that reads the output back
+        # (``.numpy()`` waits for it), not graphbench's sync of every device.
+        return timeit_per_call(lambda: step(inputs).numpy(), min_time_s)
+
+    @classmethod
+    def peak_matmul(cls, device, n, dtype, tf32):
+        tf.config.experimental.enable_tensor_float_32_execution(tf32)
+        where = "/GPU:0" if device == "cuda" else "/CPU:0"
+        with tf.device(where):
+            a, b = (tf.cast(tf.random.normal((n, n)), DTYPES[dtype]) for _ in range(2))
+
+        def run(calls: int) -> None:
+            with tf.device(where):
+                for _ in range(calls):
+                    tf.linalg.matmul(a, b)
+            tf.test.experimental.sync_devices()
+
+        return run, f"tf.linalg.matmul (eager), tensor_float_32_execution={tf32}"
+
+    @classmethod
+    def peak_copy(cls, device, nbytes):
+        where = "/GPU:0" if device == "cuda" else "/CPU:0"
+        with tf.device(where):
+            x = tf.ones(nbytes // 4, tf.float32)
+
+        def run(calls: int) -> None:
+            with tf.device(where):
+                for _ in range(calls):
+                    x + 1.0  # reads and writes as many bytes as a copy
+            tf.test.experimental.sync_devices()
+
+        return run, "tf x + 1 (eager, float32)"
+
     @classmethod
     def unavailable_reason(cls, device: str) -> str | None:
         if device == "cuda" and not tf.config.list_physical_devices("GPU"):
@@ -232,6 +271,26 @@ class TfBackend(Backend):
         if self.device_name.startswith("/CPU"):
             return None
         return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+
+    def trace(self, run_steps, out_dir: Path) -> list[str]:
+        """tf.profiler: the XSpace for TensorBoard, and its trace viewer's Chrome-trace JSON
+        (converted by the profiler's own tool, as TensorBoard does)."""
+        from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as plugin
+
+        logdir = out_dir / "tf"
+        tf.profiler.experimental.start(str(logdir))
+        try:
+            run_steps()
+        finally:
+            tf.profiler.experimental.stop()
+        xplane = sorted(logdir.rglob("*.xplane.pb"))[-1]
+        data, ok = plugin.xspace_to_tools_data([str(xplane)], "trace_viewer@")
+        if not ok:
+            raise RuntimeError(f"TensorFlow's profiler could not convert {xplane.name}")
+        (out_dir / "trace.json").write_bytes(data if isinstance(data, bytes) else data.encode())
+        xplane.rename(out_dir / "trace.xplane.pb")
+        shutil.rmtree(logdir, ignore_errors=True)
+        return ["trace.json", "trace.xplane.pb"]
 
 
 class TfEager(TfBackend):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,22 @@ class TorchBackend(Backend):
     def framework_version(cls) -> str:
         return torch.__version__
 
+    referee = "torch.utils.benchmark.Timer.blocked_autorange"
+
+    @classmethod
+    def standard_timer(cls, step, inputs, min_time_s: float) -> list[float]:
+        # PyTorch's own timer: blocks of calls sized so the timer's cost vanishes, each
+        # block's mean per call (Measurement.times). Timer runs on one thread unless told:
+        # it is given the threads configure set, as a user who set them would see.
+        from torch.utils import benchmark
+
+        timer = benchmark.Timer(
+            stmt="step(inputs)",
+            globals={"step": step, "inputs": inputs},
+            num_threads=torch.get_num_threads(),
+        )
+        return list(timer.blocked_autorange(min_run_time=min_time_s).times)
+
     @classmethod
     def unavailable_reason(cls, device: str) -> str | None:
         if device == "cuda" and not torch.cuda.is_available():
@@ -81,6 +98,36 @@ class TorchBackend(Backend):
     @classmethod
     def is_out_of_memory(cls, exc: BaseException) -> bool:
         return isinstance(exc, (MemoryError, torch.OutOfMemoryError))
+
+    @classmethod
+    def peak_matmul(cls, device, n, dtype, tf32):
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
+        dev = torch.device(device)
+        a, b = (torch.randn(n, n, device=dev).to(DTYPES[dtype]) for _ in range(2))
+        c = torch.empty(n, n, device=dev, dtype=DTYPES[dtype])
+
+        def run(calls: int) -> None:
+            for _ in range(calls):
+                torch.matmul(a, b, out=c)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+
+        return run, f"torch.matmul(a, b, out=c), allow_tf32={tf32}"
+
+    @classmethod
+    def peak_copy(cls, device, nbytes):
+        dev = torch.device(device)
+        src = torch.ones(nbytes // 4, device=dev)
+        dst = torch.empty_like(src)
+
+        def run(calls: int) -> None:
+            for _ in range(calls):
+                dst.copy_(src)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+
+        return run, "torch Tensor.copy_ (float32)"
 
     def build(
         self, model, cfg, params, mode, device, strategy="exact", precision="float32"
@@ -189,6 +236,18 @@ class TorchBackend(Backend):
         if self.device.type != "cuda":
             return None
         return int(torch.cuda.max_memory_allocated(self.device))
+
+    def trace(self, run_steps, out_dir: Path) -> list[str]:
+        """torch.profiler (CPU, and CUDA kernels on a GPU): a Chrome-trace JSON."""
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU]
+        if self.device.type == "cuda":
+            activities.append(ProfilerActivity.CUDA)
+        with profile(activities=activities) as prof:
+            run_steps()
+        prof.export_chrome_trace(str(out_dir / "trace.json"))
+        return ["trace.json"]
 
 
 class TorchEager(TorchBackend):

@@ -1,5 +1,5 @@
 """The command line: ``python -m bench COMMAND`` (list, env, run, resume, merge, summary,
-report, compare, gpu-check).
+report, compare, export, gpu-check, selfcheck).
 
 The only place that exits the process. A ``UsageError`` (bad input, an unusable path,
 a results file that cannot be read) is printed as one line naming what was expected,
@@ -19,13 +19,14 @@ from rich.console import Console
 from bench import compare, executors, scenarios
 from bench.cells import DEVICES
 from bench.cli import args as check
-from bench.cli import gpucheck, pages, run, show
+from bench.cli import export, gpucheck, pages, run, selfcheck, show
 from bench.errors import UsageError
 from bench.precision import PRECISIONS
 from bench.profiles import PROFILE_NAMES, available_cores
 from bench.terminal import plain
 
 EXIT_USAGE = 2
+MAX_REPEATS = 100
 
 
 class Parser(argparse.ArgumentParser):
@@ -85,6 +86,18 @@ def build_parser() -> Parser:
         help=f"CPU threads for every framework (default: all {available_cores()} cores)",
     )
     r.add_argument(
+        "--repeats",
+        type=check.bounded_int(1, MAX_REPEATS),
+        help="measure the whole matrix K times, in rotated order, each cell in fresh "
+        "processes (default: 1 for quick, 3 for full)",
+    )
+    r.add_argument(
+        "--trace",
+        action="store_true",
+        help="after each cell's measured workers, one more records a few steps with the "
+        "framework's profiler (trace files under the run, top operations in the record)",
+    )
+    r.add_argument(
         "--shard",
         metavar="I/N",
         help="run only shard I of N of the matrix (whole blocks, balanced by expected cost); "
@@ -121,6 +134,11 @@ def build_parser() -> Parser:
         metavar="DIR",
         help="report the newest run of each device under DIR (what `nox -s report` does)",
     )
+    report.add_argument(
+        "--include-contended",
+        action="store_true",
+        help="count contended cells in the geometric means (left out by default)",
+    )
 
     comp = sub.add_parser("compare", help="compare run B against run A, cell by cell")
     comp.add_argument("run_a", type=Path, metavar="RUN_A")
@@ -142,12 +160,19 @@ def build_parser() -> Parser:
     )
     comp.add_argument("--html", type=Path, metavar="FILE", help="also write the comparison page")
     comp.add_argument(
+        "--include-contended",
+        action="store_true",
+        help="judge cells that were contended in either run (listed, not judged, by default)",
+    )
+    comp.add_argument(
         "--fail-on-regression",
         action="store_true",
         help="exit 1 when a cell is slower beyond the threshold, stopped being ok or is missing "
         "from B, or when nothing was compared (for CI)",
     )
+    export.add_parser(sub)
     gpucheck.add_parser(sub)
+    selfcheck.add_parser(sub)
     return parser
 
 
@@ -202,8 +227,12 @@ def main(argv: list[str] | None = None) -> int:
             return pages.cmd_report(a, err, command)
         if a.command == "compare":
             return pages.cmd_compare(a, out, err, command)
+        if a.command == "export":
+            return export.cmd_export(a, err)
         if a.command == "gpu-check":
             return gpucheck.cmd_gpu_check(a, out, err)
+        if a.command == "selfcheck":
+            return selfcheck.cmd_selfcheck(a, out, err)
         raise AssertionError(f"unhandled command {a.command!r}")
     except UsageError as exc:
         message = plain(" ".join(str(exc).split()))  # one line, nothing for the terminal

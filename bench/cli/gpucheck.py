@@ -147,7 +147,7 @@ def summary_text(run, cells: list, tests: str, wall_s: float) -> str:
         f"{wall_s:.0f} s",
         f"- harness floor (empty synced step, µs): {run.meta.get('harness_floor_us')}",
         "",
-        summary.markdown(run.results),
+        summary.markdown(run.results, device_peak=run.meta.get("device_peak")),
         "",
         "| cell | status | parity error | allocator peak MiB | NVML peak MiB | CUDA graphs |",
         "|---|---|---|---|---|---|",

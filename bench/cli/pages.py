@@ -82,7 +82,12 @@ def cmd_report(a: argparse.Namespace, err: Console, command: str) -> int:
         raise UsageError(f"the same run was given twice: {', '.join(ids)}")
     if not any(r.results for r in runs):
         raise UsageError(f"nothing to report: {', '.join(ids)} has no finished cell yet")
-    page = report_module("html").render_report(runs, generated_by=command)
+    page = report_module("html").render_report(
+        runs,
+        generated_by=command,
+        include_contended=a.include_contended,
+        report_dir=a.output.absolute().parent,
+    )
     write_output("-o", a.output, page)
     print(a.output, flush=True)
     return 0
@@ -92,7 +97,9 @@ def cmd_compare(a: argparse.Namespace, out: Console, err: Console, command: str)
     run_a, run_b = load_run(a.run_a), load_run(a.run_b)
     if a.html is not None:
         check.output_file("--html", a.html)
-    result = compare.compare_runs(run_a, run_b, a.threshold, a.resamples, a.seed)
+    result = compare.compare_runs(
+        run_a, run_b, a.threshold, a.resamples, a.seed, include_contended=a.include_contended
+    )
     out.print(compare.table(result))
     for t in compare.side_tables(result):
         out.print(t)

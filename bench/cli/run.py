@@ -22,10 +22,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 import models
-from bench import backends, environment, executors, gpu, merge, metrics, probe, scenarios, summary
+from bench import (
+    backends,
+    environment,
+    eta,
+    executors,
+    gpu,
+    merge,
+    metrics,
+    peak,
+    probe,
+    scenarios,
+    summary,
+)
 from bench import shard as sharding
 from bench.backends.base import ADAM, LOSS
-from bench.cells import MODES, Cell
+from bench.cells import DEFAULT_REPEATS, MODES, Cell, repeated
 from bench.cli import args as check
 from bench.errors import UsageError
 from bench.precision import POLICIES, PRECISIONS
@@ -137,6 +149,24 @@ def probes_meta(probes: dict[str, probe.Probe]) -> dict[str, Any]:
     }
 
 
+def measure_peak(
+    cells: list[Cell],
+    pythons: dict[str, str],
+    probes: dict,
+    device: str,
+    threads: int,
+    err: Console,
+) -> dict[str, Any]:
+    """run.json's ``device_peak``: what the device does in a large matmul per precision and a
+    large copy, measured before any cell in each framework's interpreter (bench.peak)."""
+    frameworks = peak.frameworks_of(probes)
+    if frameworks:
+        err.print(Text(f"graphbench: measuring the device's peak in {', '.join(frameworks)}"))
+    measured = peak.for_run(probes, pythons, device, threads, [c.precision for c in cells])
+    err.print(Text(plain(f"graphbench: device peak: {peak.describe(measured)}")))
+    return measured
+
+
 def run_meta(run_id: str, settings: Settings, cells: list[Cell], scenario: str) -> dict:
     used = sorted({c.precision for c in cells}, key=PRECISIONS.index)
     return {
@@ -176,7 +206,11 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
         for model in dict.fromkeys(c.model for c in cells):
             for size in request.batch_sizes:
                 check.batch_fits(model, a.profile, size, memory)
+    if a.trace and scenario != "fixed":
+        raise UsageError("--trace applies to --scenario fixed only (a stream has no steady step)")
     settings = settings_for(a.profile, timeout_s=a.timeout, threads=a.threads)
+    repeats = DEFAULT_REPEATS[a.profile] if a.repeats is None else a.repeats
+    cells = repeated(cells, repeats)
     shard = None if a.shard is None else Shard.parse(a.shard)
     executor = executor_from(a, cells)
     pythons = check.interpreters(a.python, tuple(backends.FRAMEWORKS)) if a.python else {}
@@ -191,6 +225,7 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
             )
         )
     probes = probe_frameworks(cells, pythons, a.device, err) if cells else {}
+    device_peak = measure_peak(cells, pythons, probes, a.device, settings.threads, err)
     try:
         run_dir = new_run_dir(a.out_dir, a.device, scenario)
     except OSError as exc:
@@ -199,7 +234,8 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
         ) from None
     # What was asked (the precisions' policies) from the whole matrix, so shards agree.
     meta = run_meta(run_dir.name, settings, whole, scenario)
-    meta.update(pythons=pythons, **probes_meta(probes))
+    meta.update(pythons=pythons, repeats=repeats, trace=a.trace, **probes_meta(probes))
+    meta["device_peak"] = device_peak
     if shard is not None:
         meta.update(matrix=[c.to_dict() for c in cells], shard=shard.to_json(positions, len(whole)))
     write_meta(run_dir, meta)
@@ -292,6 +328,7 @@ def _execute(
         settings,
         matrix=cells,
         positions=(meta.get("shard") or {}).get("positions"),
+        trace=bool(meta.get("trace")),
         pythons=meta.get("pythons") or {},
         unavailable=unavailable,
         executor=executor,
@@ -300,7 +337,18 @@ def _execute(
     for note in runner.notes:
         err.print(Text(f"note: {plain(note)}"))
     todo = runner.pending(cells)
-    err.print(Text(plain(f"graphbench: {len(todo)} cell(s) into {run_dir}")))
+    env = meta.get("environment") or {}
+    known = eta.history(run_dir.parent, env.get("host"), env.get("cpu_model"), settings)
+    left = eta.Eta(todo, settings, known)
+    meta["estimated_s"] = round(left.remaining_s(), 1)  # what the ETA said at the start
+    err.print(
+        Text(
+            plain(
+                f"graphbench: {len(todo)} cell(s) into {run_dir}; about "
+                f"{eta.clock_text(left.remaining_s())} ({left.basis() or 'nothing to run'})"
+            )
+        )
+    )
     interrupted: str | None = None
     disk_full: OSError | None = None
     progress = Progress(
@@ -308,11 +356,14 @@ def _execute(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[eta]}", markup=False),
         console=err,
         transient=True,
     )
     with progress:
-        task = progress.add_task("", total=len(todo))
+        task = progress.add_task(
+            "", total=len(todo), eta=f"~{eta.clock_text(left.remaining_s())} left"
+        )
 
         def on_start(cell: Cell) -> None:
             progress.update(task, description=cell.label())
@@ -321,6 +372,8 @@ def _execute(
             mark = Text("ok", style="green") if r.ok else Text(str(r.status), style="red")
             line = Text.assemble(mark, " ", plain(f"{r.cell.label()}: {progress_detail(r)}"))
             progress.console.print(line)
+            left.finished(r.cell, r.process.wall_s if r.process else None)
+            progress.update(task, eta=f"~{eta.clock_text(left.remaining_s())} left")
             progress.advance(task)
 
         try:
@@ -345,7 +398,9 @@ def _execute(
             f"{len(runner.results)} cell(s) written to {run_dir} are kept; free space, then: "
             f"python -m bench resume {run_dir}"
         )
-    out.print(summary.table(load_run(run_dir).results, title=f"run {meta['run_id']}"))
+    results = load_run(run_dir).results
+    peak_of_run = meta.get("device_peak")
+    out.print(summary.table(results, title=f"run {meta['run_id']}", device_peak=peak_of_run))
     if interrupted:
         err.print(
             Text(

@@ -153,7 +153,11 @@ def cmd_env() -> int:
 def cmd_summary(a: argparse.Namespace, out: Console) -> int:
     run = load_run(a.run_dir)
     if a.markdown:
-        print(summary.markdown(run.results))
+        print(summary.markdown(run.results, device_peak=run.meta.get("device_peak")))
     else:
-        out.print(summary.table(run.results, title=f"run {run.run_id}"))
+        out.print(
+            summary.table(
+                run.results, title=f"run {run.run_id}", device_peak=run.meta.get("device_peak")
+            )
+        )
     return 0

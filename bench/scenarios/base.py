@@ -19,6 +19,7 @@ import numpy as np
 import models
 from bench import backends
 from bench.cells import MODES, Cell
+from bench.contention import CpuWatch
 from bench.errors import UsageError
 from bench.profiles import Settings
 from bench.record import Build, CellResult, Outcome
@@ -73,6 +74,10 @@ class Measurement:
     result: CellResult
     # A reduced precision: its framework's float32 eager outputs (bench.expected --eager32).
     eager32: dict[str, np.ndarray] | None = None
+    # Watches the worker's cores while the samples are taken (bench.contention): a scenario
+    # starts it before its steady-state steps and stops it after.
+    watch: CpuWatch | None = None
+    trace_dir: str | None = None  # phase "trace": where the profiler writes (bench.trace)
 
     def record(self, **groups: Any) -> None:
         self.result = replace(self.result, **groups)

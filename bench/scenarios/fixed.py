@@ -9,6 +9,7 @@ persists between processes gets a second, warm worker that stops after its first
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from bench.scenarios.base import (
     parity_output,
 )
 from bench.timing import pipelined, repeat_steps, timed_step
+from bench.trace import TRACE_STEPS
 from models.common.reference import cross_entropy
 
 
@@ -74,9 +76,18 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 def status_text(r: CellResult, width: int = 60) -> str:
-    """``ok``, ``ok (noisy)`` or the status with the start of its reason."""
+    """``ok``, ``ok (noisy, contended)``, ``ok (2 of 3 repetitions)``... or the status with
+    the start of its reason."""
     if r.ok:
-        return "ok (noisy)" if metrics.is_noisy(r) else "ok"
+        notes = []
+        if metrics.is_noisy(r):
+            notes.append("noisy")
+        if metrics.is_contended(r) and r.contention and r.contention.contention is not None:
+            notes.append(f"contended {r.contention.contention:.0%}")
+        good, total = metrics.ok_repetitions(r)
+        if good < total:
+            notes.append(f"{good} of {total} repetitions")
+        return f"ok ({', '.join(notes)})" if notes else "ok"
     reason = r.error.replace("\n", " ")
     if len(reason) > width:
         reason = reason[: width - 1] + "…"
@@ -130,6 +141,9 @@ class FixedShapes(Scenario):
         data, mismatch = first_call(m)
         if mismatch is not None:
             return mismatch  # a backend that disagrees with the reference is never timed
+        if m.phase == "trace":  # after the measured workers: nothing timed here is kept
+            steady_state(m, data, samples=False)
+            return trace_steps(m, data)
         steady_state(m, data, samples=m.phase != "warm")
         return Outcome(Status.OK)
 
@@ -198,10 +212,14 @@ def steady_state(m: Measurement, data: Any, samples: bool = True) -> None:
     m.record(steady=Steady(warmup_ms=warmup))
     if not samples:
         return
+    if m.watch is not None:
+        m.watch.start()
     timed = repeat_steps(b.step, b.sync, data, m.clock, s.min_samples, s.min_time_s, s.max_samples)
     samples_ms = [x * 1e3 for x in timed]
     m.record(steady=Steady(warmup_ms=warmup, samples_ms=samples_ms))
     seconds = pipelined(b.step, b.sync, data, m.clock, len(timed))
+    if m.watch is not None:
+        m.watch.stop()
     m.record(
         steady=Steady(
             warmup_ms=warmup,
@@ -212,6 +230,18 @@ def steady_state(m: Measurement, data: Any, samples: bool = True) -> None:
             cuda_graphs=b.cuda_graphs(),
         )
     )
+
+
+def trace_steps(m: Measurement, data: Any) -> Outcome:
+    """TRACE_STEPS steps under the framework's profiler, its files into ``m.trace_dir``."""
+    b = m.backend
+
+    def run_steps() -> None:
+        for _ in range(TRACE_STEPS):
+            b.sync(b.step(data))
+
+    b.trace(run_steps, Path(m.trace_dir or "."))
+    return Outcome(Status.OK)
 
 
 SCENARIO = FixedShapes()

@@ -11,12 +11,21 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bench import scenarios
 from bench.store import Run
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the page is built: what the reader asked for."""
+
+    include_contended: bool = False  # count contended cells in the geometric means
+    report_dir: Path | None = None  # where the page is written: links to traces start here
 
 
 @dataclass
@@ -35,8 +44,9 @@ class Section:
     figures_used: int = 0  # how many top-level figure numbers the section used
 
 
-def build_all(runs: Sequence[Run]) -> list[Section]:
+def build_all(runs: Sequence[Run], options: Options | None = None) -> list[Section]:
     """The section of each scenario the runs hold, in the scenarios' order."""
+    options = options or Options()
     present = {r.cell.scenario for run in runs for r in run.results}
     out: list[Section] = []
     figures = 0
@@ -44,7 +54,7 @@ def build_all(runs: Sequence[Run]) -> list[Section]:
         if name not in present:
             continue
         module = importlib.import_module(f"report.sections.{name}")
-        section = module.build(runs, first_figure=figures + 1)
+        section = module.build(runs, figures + 1, options)
         if section is not None:
             out.append(section)
             figures += section.figures_used

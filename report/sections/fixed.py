@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
-from bench import metrics
+from bench import metrics, peak
+from bench.contention import CONTENDED_SHARE
 from bench.metrics import DEFINITIONS, NOISY_IQR_RATIO, TORCH_EAGER, Baselines
 from bench.record import STATUSES, CellResult
 from bench.store import Run
+from bench.trace import TRACE_DIR
 from report import fmt, frame, plots
 from report.figures import figure
-from report.sections import Section
-from report.tables import Column, Row, Table, status_text
+from report.sections import Options, Section
+from report.tables import Column, Link, Row, Table, status_text
 
 SCENARIO = "fixed"
 # A busy machine: the page warns when more than this share of the ok cells is noisy.
@@ -46,6 +50,22 @@ def floor_us(run: Run, framework: str) -> float | None:
     return float(floor) if isinstance(floor, (int, float)) else None
 
 
+def peak_columns(run: Run, r: CellResult) -> dict:
+    """A cell against its run's measured device peak (run.json ``device_peak``, bench.peak):
+    the peak of its precision, the share of it the cell achieved, whether that is
+    impossible, and how the peak was measured."""
+    device_peak = run.meta.get("device_peak")
+    value = metrics.peak_flops_per_s(device_peak, r.cell.precision, r.cell.device)
+    contention = device_peak.get("contention") if isinstance(device_peak, dict) else None
+    return {
+        "peak_flops_per_s": frame.num(value),
+        "fraction_of_peak": frame.num(metrics.fraction_of_peak(r, device_peak)),
+        "impossible": metrics.impossible(r, device_peak),
+        "peak_how": peak.describe(device_peak, r.cell.precision) if value else "",
+        "peak_contention": frame.num(contention),
+    }
+
+
 def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
     lat = metrics.latency(r)
     memory, counter, kind = _memory(r)
@@ -54,6 +74,19 @@ def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
     return {
         **frame.base_row(run, r),
         "noisy": metrics.is_noisy(r),
+        "contended": metrics.is_contended(r),
+        "run_path": str(run.path),
+        "trace_tool": r.trace.trace_tool if r.trace else None,
+        "trace_files": list(r.trace.trace_files) if r.trace else [],
+        "top_ops": list(r.trace.top_ops) if r.trace else [],
+        "trace_error": r.trace.trace_error if r.trace else None,
+        "eager_contended": metrics.is_contended(e) if (e := baselines.eager(r)) else False,
+        "torch_eager_contended": (
+            metrics.is_contended(t) if (t := baselines.torch_eager(r)) else False
+        ),
+        "contention": frame.num(r.contention.contention if r.contention else None),
+        "repetitions": metrics.ok_repetitions(r)[1],
+        "repetition_spread": frame.num(metrics.repetition_spread(r)),
         "near_floor": metrics.near_floor(r, floor_us(run, r.cell.framework)),
         "floor_us": frame.num(floor_us(run, r.cell.framework)),
         "median_ms": lat.median if lat else math.nan,
@@ -75,6 +108,7 @@ def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
         "parity_tolerance": frame.num(r.parity.parity_tolerance if r.parity else None),
         "flops_per_step": frame.num(r.build.flops_per_step if r.build else None),
         "flops_per_s": frame.num(metrics.achieved_flops_per_s(r)),
+        **peak_columns(run, r),
         "compilations": frame.num(r.steady.compilations if r.steady else None),
         "memory_vs_eager": frame.num(metrics.memory_vs_eager(r, baselines)),
         "gpu_memory_bytes": frame.num(r.memory.peak_gpu_process_bytes if r.memory else None),
@@ -96,6 +130,7 @@ def cells_frame(runs: Sequence[Run]) -> pd.DataFrame:
     rows = []
     for run in runs:
         results = [r for r in run.results if r.cell.scenario == SCENARIO]
+        results = metrics.pool_repetitions(results)  # a cell run K times is one row
         baselines = Baselines(results)
         rows += [_row(run, r, baselines) for r in results]
     if not rows:
@@ -143,12 +178,19 @@ def break_even_frame(cells: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def geomean_frame(cells: pd.DataFrame) -> pd.DataFrame:
+def geomean_frame(cells: pd.DataFrame, include_contended: bool = False) -> pd.DataFrame:
     """Per backend, mode and device: geometric-mean speedups (bench.metrics.geomean) and how
     many workloads they cover. A workload is a model at one batch size. ``covered`` counts
-    the workloads with a speedup (the cell and its baseline are both ok), ``total`` those
-    the backend was asked to run."""
+    the workloads with a speedup (the cell and its baseline are both ok, and neither was
+    contended unless ``include_contended``), ``total`` those the backend was asked to run."""
     data = cells[~cells["not_applicable"]]
+    if not include_contended:  # a contended cell's or baseline's speedup is the machine's
+        data = data.assign(
+            vs_eager=data["vs_eager"].where(~(data["contended"] | data["eager_contended"])),
+            vs_torch_eager=data["vs_torch_eager"].where(
+                ~(data["contended"] | data["torch_eager_contended"])
+            ),
+        )
     data = data.assign(panel=frame.panel(data))
     rows = []
     for (panel_label, backend), group in data.groupby(
@@ -180,13 +222,110 @@ def geomean_frame(cells: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["rank", "backend"], kind="stable").drop(columns="rank")
 
 
+# --- traces (run --trace) -------------------------------------------------------------
+
+
+def trace_link(run_path: str, name: str, report_dir: Path | None) -> Link | str:
+    """A link from the report to a trace file of a run; plain text for a name that is not a
+    file under the run's traces/ folder (a hostile record cannot make a link elsewhere)."""
+    path = (Path(run_path) / name).resolve()
+    traces = (Path(run_path) / TRACE_DIR).resolve()
+    if traces not in path.parents or not path.is_file():
+        return name
+    href = os.path.relpath(path, report_dir) if report_dir else path.as_uri()
+    return Link(name.rsplit("/", 1)[-1], Path(href).as_posix())
+
+
+def traces_table(cells: pd.DataFrame, report_dir: Path | None) -> Table:
+    """Every traced cell: its profiler, its files (links) and its top operation."""
+    columns = (
+        Column("cell", wrap="wrap"),
+        Column("profiler"),
+        Column("trace files", wrap="wrap"),
+        Column("top operation (self ms/step, share)", wrap="wrap"),
+    )
+    rows = []
+    for _, r in cells[cells["trace_tool"].notna()].iterrows():
+        links = [trace_link(r["run_path"], f, report_dir) for f in r["trace_files"]]
+        top = r["top_ops"][0] if r["top_ops"] else None
+        best = (
+            f"{top['name']} ({fmt.sig(top['self_ms_per_step'])} ms, {fmt.percent(top['share'])})"
+            if top
+            else str(r["trace_error"] or "–")
+        )
+        for i, link in enumerate(links or ["–"]):
+            first = i == 0
+            rows.append(
+                Row(
+                    (
+                        _cell_label(r) if first else "",
+                        str(r["trace_tool"]) if first else "",
+                        link,
+                        best if first else "",
+                    )
+                )
+            )
+    empty = "No trace: run with --trace to record each cell's steps with its profiler."
+    return Table("traces-table", columns, tuple(rows), empty)
+
+
+def _cell_label(r: pd.Series) -> str:
+    text = f"{r['model']} {r['mode']} b{r['batch_size']} {r['device']} {r['backend']}"
+    return text if r["precision"] == "float32" else f"{text} {r['precision']}"
+
+
+def top_ops_table(cells: pd.DataFrame) -> Table:
+    """Per block with traces: the top operations of its fastest and slowest traced backend,
+    side by side (why one is faster: where each spends its steps)."""
+    columns = (
+        Column("#", True),
+        Column("fastest: operation", wrap="wrap"),
+        Column("self ms/step", True),
+        Column("share", True),
+        Column("slowest: operation", wrap="wrap"),
+        Column("self ms/step", True),
+        Column("share", True),
+    )
+    traced = cells[(cells["status"] == "ok") & cells["top_ops"].map(bool)]
+    rows: list[Row] = []
+    for _, block in traced.groupby(
+        ["run_id", "model", "mode", "batch_size", "device", "precision"], observed=True, sort=False
+    ):
+        if len(block) < 2:
+            continue
+        block = block.sort_values("median_ms")
+        fast, slow = block.iloc[0], block.iloc[-1]
+        rows.append(
+            Row(
+                (
+                    f"{_cell_label(fast).rsplit(' ', 1)[0]}: fastest {fast['backend']} "
+                    f"({fmt.sig(fast['median_ms'])} ms), slowest {slow['backend']} "
+                    f"({fmt.sig(slow['median_ms'])} ms)",
+                ),
+                "group",
+            )
+        )
+        for i in range(max(len(fast["top_ops"]), len(slow["top_ops"]))):
+            a = fast["top_ops"][i] if i < len(fast["top_ops"]) else None
+            b = slow["top_ops"][i] if i < len(slow["top_ops"]) else None
+            rows.append(Row((str(i + 1), *_op_cells(a), *_op_cells(b))))
+    empty = "No block has two traced ok backends (run with --trace)."
+    return Table("top-ops-table", columns, tuple(rows), empty)
+
+
+def _op_cells(op: dict | None) -> tuple[str, str, str]:
+    if op is None:
+        return ("", "", "")
+    return (str(op["name"]), fmt.sig(op["self_ms_per_step"]), fmt.percent(op["share"]))
+
+
 # --- tables ---------------------------------------------------------------------------
 
 
 def _classes(r: pd.Series) -> str:
     if r["status"] != "ok":
         return "bad"
-    return "noisy" if r["noisy"] else ""
+    return "noisy" if r["noisy"] or r["contended"] else ""
 
 
 def _help(key: str) -> str:
@@ -200,6 +339,7 @@ SUMMARY_COLUMNS = (
     Column("p99 ms", True, _help("latency")),
     Column("IQR ms (of median)", True, f"interquartile range; {_help('noisy')}"),
     Column("examples/s", True, _help("throughput")),
+    Column("% of peak", True, f"{_help('fraction_of_peak')}; {_help('impossible')}"),
     Column("first call s", True, "first step including tracing/compilation, cold caches"),
     Column("start s", True, _help("steady_start")),
     Column(
@@ -236,6 +376,7 @@ def summary_table(cells: pd.DataFrame) -> Table:
                     fmt.sig(r["p99_ms"]),
                     iqr,
                     fmt.count(r["throughput_per_s"]),
+                    peak_text(r),
                     fmt.sig(r["first_call_s"]),
                     fmt.sig(r["time_to_steady_s"]),
                     fmt.sig(r["first_call_warm_s"]),
@@ -248,7 +389,30 @@ def summary_table(cells: pd.DataFrame) -> Table:
                 _classes(r),
             )
         )
-    return Table("summary-table", SUMMARY_COLUMNS, tuple(rows))
+    return Table("summary-table", with_peak_sources(SUMMARY_COLUMNS, cells), tuple(rows))
+
+
+def peak_text(r: pd.Series) -> str:
+    """``12.3%``, ``130.0% impossible``, or – where the run measured no peak."""
+    text = fmt.percent(r["fraction_of_peak"])
+    return f"{text} impossible" if r["impossible"] else text
+
+
+def with_peak_sources(columns: tuple[Column, ...], cells: pd.DataFrame) -> tuple[Column, ...]:
+    """The % of peak column's tooltip, extended by where each run's peak came from."""
+    measured = cells[cells["peak_how"] != ""][["run_id", "peak_how"]].drop_duplicates()
+    several = measured["run_id"].nunique() > 1
+    sources = [
+        f"run {run_id}: {how}" if several else how
+        for run_id, how in measured.itertuples(index=False)
+    ]
+    where = "; ".join(sources) if sources else "no run of this table measured its device's peak"
+    return tuple(
+        Column(c.label, c.numeric, f"{c.help}. Peaks: {where}", c.wrap)
+        if c.label == "% of peak"
+        else c
+        for c in columns
+    )
 
 
 WHERE_COLUMNS = (
@@ -453,13 +617,54 @@ def cite_cell(r: pd.Series) -> str:
     if r["precision"] != "float32":
         where += f" {r['precision']}"
     noisy = f", noisy: IQR {fmt.percent(r['iqr_ratio'])} of median" if r["noisy"] else ""
+    if r["contended"]:
+        noisy += f", contended: others used {fmt.percent(r['contention'])} of its cores"
+    if r["repetitions"] > 1:
+        noisy += f", {r['repetitions']} repetitions"
     text = (
         f"{where}: median {fmt.sig(r['median_ms'])} ms (p90 {fmt.sig(r['p90_ms'])}, "
         f"n {r['n']}{noisy}), {fmt.count(r['throughput_per_s'])} examples/s"
     )
     if r["static"] and not math.isnan(r["vs_eager"]):
         text += f", {fmt.times(r['vs_eager'])} vs {r['eager_backend']}"
+    if r["impossible"]:
+        text += (
+            f", IMPOSSIBLE: {fmt.percent(r['fraction_of_peak'])} of the device's measured "
+            f"{r['precision']} peak (a timing or FLOP-count error: do not cite)"
+        )
+    elif not math.isnan(r["fraction_of_peak"]):
+        text += f", {fmt.percent(r['fraction_of_peak'])} of measured peak"
     return f"{text}; {_run(r['run_id'], r['commit'])}"
+
+
+def cite_peak(run: Run) -> str | None:
+    """``cpu: float32: 225 GFLOP/s (torch 2.13.0 matmul 1024×1024 float32, best of 41); memory:
+    44.7 GB/s (...); run ... @ ...``; None where the run measured no peak."""
+    device_peak = run.meta.get("device_peak")
+    if not isinstance(device_peak, dict) or not device_peak.get("flops_per_s"):
+        return None
+    return f"{peak.describe(device_peak)}; {_run(run.run_id, frame.commit_of(run))}"
+
+
+def impossible_warning(cells: pd.DataFrame) -> str | None:
+    """The banner when any cell claims more FLOP/s than its device's measured peak."""
+    bad = cells[cells["impossible"]]
+    if bad.empty:
+        return None
+    busy = bad["peak_contention"].max()
+    note = (
+        f" (the peak was measured while other processes used {fmt.percent(busy)} of the "
+        "cores: it may be low; re-run on a quiet machine)"
+        if busy > CONTENDED_SHARE
+        else ""
+    )
+    return (
+        f"{len(bad)} ok cell(s) achieve more FLOP/s than their device's measured peak for their "
+        f"precision (up to {fmt.percent(bad['fraction_of_peak'].max())} of it): impossible. "
+        "Their step time did not wait for the device or their FLOP count is too high, or the "
+        f"peak is wrong{note}. They are marked “impossible” in the % of peak column; do not "
+        "cite their speed."
+    )
 
 
 def cite_geomean(g: pd.Series) -> str | None:
@@ -582,7 +787,13 @@ CAPTIONS: dict[str, tuple[str, str]] = {
         "counts 2; a training step counts 3× the forward pass; elementwise work is not "
         "counted) divided by the median step time. Higher is better; it is comparable "
         "across batch sizes and models, and a lower bound on the arithmetic done. Computed "
-        f"by {DEFINITIONS['flops'].function}.",
+        f"by {DEFINITIONS['flops'].function}. Where the run measured its device's peak at the "
+        "start (run.json device_peak: the best of several large matrix multiplies in the "
+        "precision's matmul mode, bench.peak), a dashed line marks it and the top axis reads "
+        "the share of it (% of peak, computed by "
+        f"{DEFINITIONS['fraction_of_peak'].function}); a point beyond the line, circled in red, "
+        f"is impossible ({DEFINITIONS['impossible'].function}): its timing or its FLOP count "
+        "is wrong.",
     ),
 }
 
@@ -674,16 +885,30 @@ def build_figures(cells: pd.DataFrame, pairs: pd.DataFrame, first: int) -> list:
 # --- the section ----------------------------------------------------------------------
 
 
-def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
+def build(
+    runs: Sequence[Run], first_figure: int = 1, options: Options | None = None
+) -> Section | None:
+    options = options or Options()
+    include_contended = options.include_contended
     cells = cells_frame(runs)
     if cells.empty:
         return None
     pairs = break_even_frame(cells)
-    geo = geomean_frame(cells)
+    geo = geomean_frame(cells, include_contended)
     statuses = Counter(cells["status"])
     ok = cells[cells["status"] == "ok"]
     noisy = int(cells["noisy"].sum())
+    contended = int(cells["contended"].sum())
     warnings = []
+    if contended:
+        warnings.append(
+            f"{contended} cell(s) were contended: other processes used more than "
+            f"{CONTENDED_SHARE:.0%} of the cores their worker was pinned to while it took its "
+            "samples, so their times are the machine's, not the backend's. They are marked "
+            "“contended”, left out of the geometric means"
+            + (" (included here: --include-contended)" if include_contended else "")
+            + "; re-run them on a quiet machine (python -m bench run ...) before citing them."
+        )
     if noisy > NOISY_WARNING_SHARE * max(1, len(ok)):
         warnings.append(
             f"{noisy} of the {len(ok)} ok cells are noisy (interquartile range over "
@@ -691,6 +916,8 @@ def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
             "runs measured. Medians are still the best estimate, but treat differences of less "
             "than about the spread as unproven, and re-run on a quiet machine before citing them."
         )
+    if impossible := impossible_warning(cells):
+        warnings.append(impossible)
     near = int(cells["near_floor"].sum())
     if near:
         warnings.append(
@@ -711,6 +938,8 @@ def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
     ]
     if (cells["precision"].astype(str) != "float32").any():
         nav.append(("precision", "Reduced precision against float32"))
+    if cells["trace_tool"].notna().any():
+        nav.append(("traces", "Profiler traces: where the steps go"))
     citations = [
         ("Cells", [cite_cell(r) for _, r in ok.iterrows()], "No ok cell."),
         (
@@ -723,13 +952,26 @@ def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
             [cite_break_even(r) for _, r in pairs.iterrows()],
             "No static/eager pair to cite.",
         ),
+        (
+            "Measured peak",
+            [
+                c
+                for run in runs
+                if any(r.cell.scenario == SCENARIO for r in run.results) and (c := cite_peak(run))
+            ],
+            "No run measured its device's peak.",
+        ),
     ]
     return Section(
         scenario=SCENARIO,
         total=len(cells),
         template="sections/fixed.html.j2",
         noun="fixed-shape cells",
-        counts=[*((s, statuses[s]) for s in STATUSES if statuses[s]), ("noisy", noisy)],
+        counts=[
+            *((s, statuses[s]) for s in STATUSES if statuses[s]),
+            ("noisy", noisy),
+            ("contended", contended),
+        ],
         warnings=warnings,
         nav=nav,
         context={
@@ -742,6 +984,9 @@ def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
             "precision": precision_table(cells),
             "precision_figure": precision_figure(cells, first_figure + 6),
             "noise_threshold": f"{NOISY_IQR_RATIO:.0%}",
+            "traced": bool(cells["trace_tool"].notna().any()),
+            "traces": traces_table(cells, options.report_dir),
+            "top_ops": top_ops_table(cells),
         },
         failures=cells[cells["status"] != "ok"],
         citations=citations,

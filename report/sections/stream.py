@@ -23,7 +23,7 @@ from bench.store import Run
 from bench.streams import STRATEGIES, STRATEGY_HELP, STREAMS
 from report import fmt, frame, plots
 from report.figures import FigureBlock, figure
-from report.sections import Section
+from report.sections import Options, Section
 from report.tables import Column, Row, Table
 
 SCENARIO = "stream"
@@ -90,6 +90,7 @@ def stream_frame(runs: Sequence[Run]) -> pd.DataFrame:
     rows = []
     for run in runs:
         results = [r for r in run.results if r.cell.scenario == SCENARIO]
+        results = metrics.pool_repetitions(results)  # a cell run K times is one row
         baselines = Baselines(results)
         rows += [_row(run, r, baselines) for r in results]
     if not rows:
@@ -320,7 +321,9 @@ def build_streams(data: pd.DataFrame, first_figure: int) -> list[StreamBlock]:
     return out
 
 
-def build(runs: Sequence[Run], first_figure: int = 1) -> Section | None:
+def build(
+    runs: Sequence[Run], first_figure: int = 1, options: Options | None = None
+) -> Section | None:
     data = stream_frame(runs)
     if data.empty:
         return None
