@@ -359,6 +359,9 @@ def _execute(
         TextColumn("{task.fields[eta]}", markup=False),
         console=err,
         transient=True,
+        # Redrawn when a cell starts or ends, never by a timer: a parent thread waking ten
+        # times a second would take turns on the cores a worker's thread pool is timing on.
+        auto_refresh=False,
     )
     with progress:
         task = progress.add_task(
@@ -366,7 +369,7 @@ def _execute(
         )
 
         def on_start(cell: Cell) -> None:
-            progress.update(task, description=cell.label())
+            progress.update(task, description=cell.label(), refresh=True)
 
         def on_done(r: CellResult) -> None:
             mark = Text("ok", style="green") if r.ok else Text(str(r.status), style="red")
@@ -375,6 +378,7 @@ def _execute(
             left.finished(r.cell, r.process.wall_s if r.process else None)
             progress.update(task, eta=f"~{eta.clock_text(left.remaining_s())} left")
             progress.advance(task)
+            progress.refresh()
 
         try:
             runner.run(todo, on_start, on_done)
