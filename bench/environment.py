@@ -56,6 +56,12 @@ ENV_ALLOWLIST = frozenset(
         "OPENBLAS_NUM_THREADS",
         "OPENBLAS_CORETYPE",
         "OPENBLAS_L2_SIZE",
+        # glibc malloc (workers get fixed thresholds unless these are set: bench.runner)
+        "MALLOC_MMAP_THRESHOLD_",
+        "MALLOC_TRIM_THRESHOLD_",
+        "MALLOC_ARENA_MAX",
+        "MALLOC_TOP_PAD_",
+        "GLIBC_TUNABLES",
         # XLA and JAX
         "XLA_FLAGS",
         "XLA_PYTHON_CLIENT_PREALLOCATE",

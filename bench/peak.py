@@ -359,14 +359,9 @@ def run_peak(
 ) -> dict[str, Any]:
     """``measure_here`` in interpreter ``python``, a process of its own; a failure is recorded
     as ``problem``, never raised: the run goes on without a peak."""
-    from bench.runner import importable
+    from bench.runner import framework_env
 
-    env = {**os.environ, "PYTHONPATH": importable(os.environ.get("PYTHONPATH"))}
-    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    env["OPENBLAS_NUM_THREADS"] = str(threads)
-    env.update(backends.framework(framework).worker_env)
-    if device == "cuda":
-        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"  # as a worker: CUDA's numbering is NVML's
+    env = framework_env(framework, device, threads)  # as a worker's
     base = {"device": device, "framework": framework, "interpreter": python}
     argv = [python, "-m", "bench.peak", framework, device, str(threads), ",".join(precisions)]
     try:

@@ -190,3 +190,30 @@ def test_no_cell_starts_after_the_deadline(tmp_path, monkeypatch):
     runner = make_runner(tmp_path)
     runner.deadline = time.monotonic() - 1  # a spent budget: what gpu-check stops at
     assert runner.run([CELL]) == [] and runner.pending([CELL]) == [CELL]
+
+
+def test_workers_get_fixed_malloc_thresholds_unless_the_user_set_their_own(monkeypatch):
+    from bench.runner import STABLE_MALLOC, worker_env
+
+    settings = settings_for("quick", threads=1)
+    env = worker_env(CELL, settings, base={"PATH": "/bin"})
+    assert {k: env[k] for k in STABLE_MALLOC} == STABLE_MALLOC
+    assert env["OMP_NUM_THREADS"] == "1"
+    own = worker_env(CELL, settings, base={"MALLOC_TRIM_THRESHOLD_": "0"})
+    assert own["MALLOC_TRIM_THRESHOLD_"] == "0"
+    assert "MALLOC_MMAP_THRESHOLD_" not in own  # the user's policy, not half of ours
+
+
+def test_run_json_records_what_workers_get_on_top_of_the_runner_environment(monkeypatch):
+    from bench.runner import STABLE_MALLOC, set_for_workers
+
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    tf_cell = Cell("mlp", "tf-graph", "infer", "cpu", 2, "quick")
+    recorded = set_for_workers([CELL, tf_cell, CELL], threads=1)
+    assert list(recorded) == ["torch/cpu", "tf/cpu"]
+    for changed in recorded.values():
+        assert {k: changed[k] for k in STABLE_MALLOC} == STABLE_MALLOC
+        assert "OMP_NUM_THREADS" not in changed  # unchanged from the runner's own
+        assert "PYTHONPATH" not in changed

@@ -43,7 +43,7 @@ from bench.errors import UsageError
 from bench.precision import POLICIES, PRECISIONS
 from bench.profiles import Settings, available_cores, settings_for
 from bench.record import SCHEMA_VERSION, CellResult
-from bench.runner import Runner
+from bench.runner import Runner, set_for_workers
 from bench.scenarios.base import MatrixRequest
 from bench.shard import Shard
 from bench.store import RUN_FILE, RunLock, load_run, matrix_of, new_run_dir, utc_now
@@ -183,6 +183,7 @@ def run_meta(run_id: str, settings: Settings, cells: list[Cell], scenario: str) 
         "training_step": {"loss": LOSS, "optimizer": {"name": "Adam", **asdict(ADAM)}},
         "scenario_settings": scenarios.get(scenario).describe_run(settings.profile),
         "environment": environment.collect(settings.threads),
+        "worker_environment": set_for_workers(cells, settings.threads),
         "matrix": [c.to_dict() for c in cells],
     }
 
