@@ -4,7 +4,7 @@ A prior, not a measurement: it orders and balances work (``--shard`` splits the 
 into slices of equal expected cost) and never appears in a result. It must depend on
 nothing but the cell and the settings, so that every machine of a Slurm array computes
 the same shards. The constants are round figures from this project's own runs (a
-2-core CPU for ``quick``; the GPU notes for ``full``): what matters is their ratios (a
+2-core CPU for ``quick``, fitted to a whole ``nox -s bench``; the GPU notes for ``full``): what matters is their ratios (a
 ``torch.compile`` cell costs tens of eager ones), not their precision.
 """
 
@@ -15,11 +15,14 @@ from bench.cells import Cell
 from bench.profiles import Settings
 
 # Seconds to start a worker and import its framework (CUDA adds its context).
-IMPORT_S = {"torch": 3.0, "jax": 2.5, "tf": 5.0}
+IMPORT_S = {"torch": 2.0, "jax": 2.0, "tf": 4.0}
 CUDA_INIT_S = 3.0
 # Seconds to build (trace, compile) the quick-profile MLP's inference step, by kind of
 # backend; other models and modes scale it.
-BUILD_S = {"eager": 0.5, "trace": 3.0, "compile": 25.0}
+BUILD_S = {"eager": 0.5, "trace": 1.5, "compile": 10.0}
+# Eager JAX compiles each primitive the first time it meets it (one small XLA program per
+# op and shape), so its first steps cost like a trace.
+EAGER_BUILD_S = {"jax": 5.0}
 MODEL_FACTOR = {
     "quick": {"mlp": 0.5, "cnn": 1.0, "resnet": 2.0, "lstm": 1.5, "transformer": 1.5},
     "full": {"mlp": 1.0, "cnn": 2.0, "resnet": 5.0, "lstm": 3.0, "transformer": 4.0},
@@ -40,7 +43,10 @@ def prior_s(cell: Cell, settings: Settings) -> float:
     """The expected wall time of the cell's workers (cold, and warm where there is one)."""
     info = backends.get(cell.backend)
     start = IMPORT_S.get(cell.framework, 3.0) + (CUDA_INIT_S if cell.device == "cuda" else 0.0)
-    build = BUILD_S[build_kind(cell.backend)] * info.timeout_factor
+    kind = build_kind(cell.backend)
+    build = EAGER_BUILD_S.get(cell.framework, BUILD_S[kind]) if kind == "eager" else BUILD_S[kind]
+    if cell.device == "cuda":  # max-autotune benchmarks GPU kernel candidates; on CPU, few
+        build *= info.timeout_factor
     build *= MODEL_FACTOR.get(settings.profile, MODEL_FACTOR["quick"]).get(cell.model, 2.0)
     build *= TRAIN_FACTOR if cell.mode == "train" else 1.0
     measure = settings.warmup_min_s + 2 * settings.min_time_s  # steady samples + pipeline
