@@ -64,6 +64,8 @@ def _facts(run: Run) -> dict[str, Any]:
     versions = framework_versions(run)
     for framework, version in versions.items():
         facts[f"{framework} version"] = version
+    for framework, env in (run.meta.get("worker_environment") or {}).items():
+        facts[f"{framework} worker environment"] = env  # a shard without it has no say
     return facts
 
 
@@ -156,6 +158,10 @@ def merge(run_dirs: list[Path], out_dir: Path, command: str) -> Path:
         "interrupted": any(bool(r.meta.get("interrupted")) for r in runs),
         "merged_utc": utc_now(),
         "matrix": [entries[p] for p in sorted(entries)],
+        # each shard's frameworks (check_shards: the same wherever two shards share one)
+        "worker_environment": {
+            k: v for run in runs for k, v in (run.meta.get("worker_environment") or {}).items()
+        },
         "shards": [provenance(run) for run in runs],
     }
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))

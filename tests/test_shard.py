@@ -140,8 +140,18 @@ def test_merge_refuses_what_is_not_one_matrix_measured_one_way(tmp_path, monkeyp
     assert "given twice" in refused(["merge", str(s1), str(s1), str(s2), "-o", out], capsys)
     assert "not a shard" in refused(["merge", str(s1), str(plain), "-o", out], capsys)
     assert "already exists" in refused(["merge", str(s1), str(s2), "-o", str(s1)], capsys)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "0")  # the workers' malloc policy
+    own_malloc = new_run(tmp_path, "d2", "--shard", "2/2")
+    assert "worker environment differs" in refused(
+        ["merge", str(s1), str(own_malloc), "-o", out], capsys
+    )
     assert not (tmp_path / "out").exists()
     assert cli.main(["merge", str(s2), str(s1), "-o", out]) == 0
+    merged = load_run(tmp_path / "out").meta["worker_environment"]
+    assert merged and merged == {
+        **load_run(s1).meta["worker_environment"],
+        **load_run(s2).meta["worker_environment"],
+    }
 
 
 def test_a_shard_that_gets_no_cell_is_an_empty_run(tmp_path, monkeypatch, capsys):
