@@ -2,9 +2,10 @@
 
 Tiers (markers, pyproject.toml): the unmarked tests are the fast harness tier (no
 framework imported; ``nox -s tests-fast``); ``framework`` tests run models in PyTorch,
-JAX or TensorFlow; ``e2e`` tests run the command line with real workers; ``browser``
-loads the report in Chromium; ``slow`` marks what compiles a real model; ``gpu`` needs
-CUDA and runs only under ``nox -s tests-gpu``. Frameworks are imported lazily, so the
+JAX or TensorFlow; ``e2e`` tests run the command line end to end (real workers, a
+disk filling up, a network deadline); ``browser`` loads the report in Chromium; ``slow``
+marks what compiles a real model; ``gpu`` needs CUDA and runs only under ``nox -s
+tests-gpu``. Frameworks are imported lazily, so the
 fast tier never pays for them.
 
 Backends and models are parametrised from the registries (``cpu_backends``,

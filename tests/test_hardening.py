@@ -44,6 +44,7 @@ def tiny_disk(tmp_path):
 RUN_ARGS = ["run", "--models", "mlp,cnn", "--modes", "infer,train", "--batch-sizes", "1,2,4,8"]
 
 
+@pytest.mark.e2e  # a whole matrix through the command line, seconds
 def test_a_full_disk_stops_the_run_in_one_line_and_resume_finishes_it(
     tiny_disk, monkeypatch, capsys
 ):
@@ -65,6 +66,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_resume_finishes_it(
     assert len(keys) == len(set(keys)) == len(final.meta["matrix"]) > len(kept.results)
 
 
+@pytest.mark.e2e  # a whole matrix through the command line, seconds
 def test_a_full_disk_mid_append_is_one_line_too(tmp_path, monkeypatch, capsys):
     """The write stub: the third append finds the disk full."""
     import errno

@@ -165,6 +165,7 @@ def test_refused_index_and_no_wheel_elsewhere_fail_in_one_line_within_seconds(
     assert f"{VAR}=pypi" in line and f"torch=={PIN}" in line
 
 
+@pytest.mark.e2e  # waits out the real 5 s deadline
 def test_silent_index_fails_at_the_probe_deadline_not_pips(lock, offline_env, silent_url):
     """A host that accepts and never answers: the probe gives up after PROBE_TIMEOUT_S,
     not after pip's timeout and retries (PIP_DEFAULT_TIMEOUT may be minutes)."""

@@ -85,7 +85,7 @@ def test_bad_shards_are_one_line(text):
 
 # --- through the command line, with the stand-in worker ----------------------------------
 
-RUN = ["run", "--models", "mlp,cnn", "--modes", "infer,train", "--batch-sizes", "1,2",
+RUN = ["run", "--models", "mlp,cnn", "--modes", "infer", "--batch-sizes", "1,2",
        "--backends", "torch-eager,torch-compile,jax-jit"]  # fmt: skip
 
 
