@@ -4,8 +4,9 @@ A prior, not a measurement: it orders and balances work (``--shard`` splits the 
 into slices of equal expected cost) and never appears in a result. It must depend on
 nothing but the cell and the settings, so that every machine of a Slurm array computes
 the same shards. The constants are round figures from this project's own runs (a
-2-core CPU for ``quick``, fitted to a whole ``nox -s bench``; the GPU notes for ``full``): what matters is their ratios (a
-``torch.compile`` cell costs tens of eager ones), not their precision.
+2-core CPU for ``quick``, fitted to a whole ``nox -s bench``; the GPU notes for
+``full``): what matters is their ratios (a ``torch.compile`` cell costs tens of eager
+ones), not their precision.
 """
 
 from __future__ import annotations

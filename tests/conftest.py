@@ -5,8 +5,7 @@ framework imported; ``nox -s tests-fast``); ``framework`` tests run models in Py
 JAX or TensorFlow; ``e2e`` tests run the command line end to end (real workers, a
 disk filling up, a network deadline); ``browser`` loads the report in Chromium; ``slow``
 marks what compiles a real model; ``gpu`` needs CUDA and runs only under ``nox -s
-tests-gpu``. Frameworks are imported lazily, so the
-fast tier never pays for them.
+tests-gpu``. Frameworks are imported lazily, so the fast tier never pays for them.
 
 Backends and models are parametrised from the registries (``cpu_backends``,
 ``models.MODEL_NAMES``): a backend or model added there is run by every test that uses
