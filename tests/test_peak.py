@@ -499,6 +499,10 @@ def test_a_bad_peak_is_refused_with_one_line_naming_the_field(tmp_path, device_p
     assert "\n" not in text and text.startswith(str(run / "run.json")) and message in text
 
 
+# One cheap cell: enough for a run to measure (or fail to measure) its peak.
+ONE_CELL_RUN = ["run", "--models", "mlp", "--backends", "torch-eager", "--modes", "infer"]
+
+
 def test_a_run_records_its_peak_in_run_json(tmp_path, monkeypatch):
     with_stand_in_worker(monkeypatch)
     asked = []
@@ -508,20 +512,7 @@ def test_a_run_records_its_peak_in_run_json(tmp_path, monkeypatch):
         return PEAK
 
     monkeypatch.setattr(peak, "for_run", fake_for_run)
-    argv = [
-        "run",
-        "--models",
-        "mlp",
-        "--backends",
-        "torch-eager",
-        "--modes",
-        "infer",
-        "--threads",
-        "1",
-        "--out-dir",
-        str(tmp_path),
-    ]
-    assert cli.main(argv) == 0
+    assert cli.main([*ONE_CELL_RUN, "--threads", "1", "--out-dir", str(tmp_path)]) == 0
     (run_dir,) = tmp_path.iterdir()
     assert load_run(run_dir).meta["device_peak"] == PEAK
     assert asked == [("cpu", 1, ["float32"])]
@@ -529,18 +520,7 @@ def test_a_run_records_its_peak_in_run_json(tmp_path, monkeypatch):
 
 def test_a_run_with_no_framework_to_measure_in_says_so(tmp_path, monkeypatch):
     with_stand_in_worker(monkeypatch)  # its probes find nothing
-    argv = [
-        "run",
-        "--models",
-        "mlp",
-        "--backends",
-        "torch-eager",
-        "--modes",
-        "infer",
-        "--out-dir",
-        str(tmp_path),
-    ]
-    assert cli.main(argv) == 0
+    assert cli.main([*ONE_CELL_RUN, "--out-dir", str(tmp_path)]) == 0
     (run_dir,) = tmp_path.iterdir()
     assert load_run(run_dir).meta["device_peak"]["problem"] == (
         "no framework of this run could be probed"
@@ -581,20 +561,7 @@ def test_the_peak_is_measured_in_a_process_of_its_own(framework):
 @pytest.mark.e2e
 @pytest.mark.framework
 def test_a_real_run_records_a_finite_peak_and_share(tmp_path):
-    command = [
-        sys.executable,
-        "-m",
-        "bench",
-        "run",
-        "--models",
-        "mlp",
-        "--backends",
-        "torch-eager",
-        "--modes",
-        "infer",
-        "--out-dir",
-        str(tmp_path),
-    ]
+    command = [sys.executable, "-m", "bench", *ONE_CELL_RUN, "--out-dir", str(tmp_path)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "graphbench: device peak: cpu: float32:" in done.stderr
