@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.compare import CONFIDENCE, Comparison, change_text
+from bench.analysis.compare import CONFIDENCE, Comparison, change_text
 from report import plots
 from report.figures import to_svg
 from report.templating import render

@@ -7,7 +7,7 @@
 ``load_cells`` is the very frame the report's fixed-shape section draws from
 (``report.sections.fixed.cells_frame``) and ``load_streams`` the stream section's
 (``report.sections.stream.stream_frame``): one row per cell (a cell measured in several
-repetitions is one row over all of them), every derived number computed by bench.metrics.
+repetitions is one row over all of them), every derived number computed by bench.analysis.metrics.
 ``CELL_COLUMNS`` says what each column of ``load_cells`` holds. ``csv_frame`` turns the
 frame into one a CSV can hold (lists ``;``-joined, break-even split into steps and text);
 ``read_cells_csv`` reads such a file back with its lists.
@@ -23,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.metrics import BreakEven
-from bench.store import Run, load_run
+from bench.analysis.metrics import BreakEven
+from bench.results.store import Run, load_run
 from report.sections.fixed import cells_frame
 from report.sections.stream import stream_frame
 
@@ -40,7 +40,7 @@ CELL_COLUMNS: dict[str, str] = {
     "mode": "infer (a forward pass) or train (forward, backward and one Adam step)",
     "device": "cpu or cuda",
     "batch_size": "examples per step",
-    "profile": "quick or full: model sizes and how long to measure (bench.profiles)",
+    "profile": "quick or full: model sizes and how long to measure (bench.matrix.profiles)",
     "precision": "the precision policy, e.g. float32 or amp-bf16 (README: Precision)",
     "scenario": "fixed (this frame holds fixed-shape cells only)",
     "strategy": "stream cells only: empty here",
@@ -56,52 +56,54 @@ CELL_COLUMNS: dict[str, str] = {
     "source": "where the cell ran, as the report heads it: the device (plus the run id "
     "where one device has several runs)",
     # how far to trust it
-    "noisy": "bench.metrics.is_noisy: IQR over 10% of the median, or repetitions disagreeing",
-    "contended": "bench.metrics.is_contended: other processes used the worker's cores",
+    "noisy": "bench.analysis.metrics.is_noisy: IQR over 10% of the median, or repetitions "
+    "disagreeing",
+    "contended": "bench.analysis.metrics.is_contended: other processes used the worker's cores",
     "eager_contended": "the eager cell this one is compared with was contended",
     "torch_eager_contended": "the torch-eager cell of the block was contended",
     "contention": "share of the pinned cores' time other processes used while sampling (0-1)",
-    "repetitions": "how many repetitions the row pools (bench.metrics.ok_repetitions)",
+    "repetitions": "how many repetitions the row pools (bench.analysis.metrics.ok_repetitions)",
     "repetition_spread": "(max - min) / median of the repetitions' medians "
-    "(bench.metrics.repetition_spread); empty for a cell run once",
-    "near_floor": "bench.metrics.near_floor: the median is within 5x the harness floor",
-    # the device's measured peak (run.json device_peak; bench.peak)
+    "(bench.analysis.metrics.repetition_spread); empty for a cell run once",
+    "near_floor": "bench.analysis.metrics.near_floor: the median is within 5x the harness floor",
+    # the device's measured peak (run.json device_peak; bench.worker.peak)
     "peak_flops_per_s": "the device's measured peak FLOP/s for the cell's precision "
-    "(bench.metrics.peak_flops_per_s)",
-    "fraction_of_peak": "achieved FLOP/s / the measured peak (bench.metrics.fraction_of_peak)",
-    "impossible": "bench.metrics.impossible: above 100% of the measured peak (a timing or "
+    "(bench.analysis.metrics.peak_flops_per_s)",
+    "fraction_of_peak": "achieved FLOP/s / the measured peak "
+    "(bench.analysis.metrics.fraction_of_peak)",
+    "impossible": "bench.analysis.metrics.impossible: above 100% of the measured peak (a timing or "
     "FLOP-count error)",
     "peak_how": "how the peak was measured (framework, matrix size, statistic)",
     "peak_contention": "share of the cores other processes used while the peak was measured",
-    # profiler traces (run --trace; bench.trace)
+    # profiler traces (run --trace; bench.analysis.traces)
     "run_path": "the run's directory, as it was loaded (trace files are relative to it)",
     "trace_tool": "the profiler of the trace worker (empty: the cell was not traced)",
     "trace_files": "the trace's files, relative to the run directory",
     "top_ops": "the operations with the most self time per traced step: name, "
     "self_ms_per_step, share",
     "trace_error": "why a traced cell has no trace",
-    "floor_us": "the harness floor: an empty synced step, microseconds (bench.probe)",
-    # steady state (bench.metrics.latency over the timed samples)
-    "median_ms": "median timed step, milliseconds (bench.metrics.median_ms)",
+    "floor_us": "the harness floor: an empty synced step, microseconds (bench.worker.probe)",
+    # steady state (bench.analysis.metrics.latency over the timed samples)
+    "median_ms": "median timed step, milliseconds (bench.analysis.metrics.median_ms)",
     "p90_ms": "90th percentile of the timed steps, ms",
     "p99_ms": "99th percentile of the timed steps, ms",
     "iqr_ms": "interquartile range of the timed steps, ms",
     "iqr_ratio": "iqr_ms / median_ms",
     "n": "how many timed steps",
     "samples_ms": "every timed step, ms, in order (CSV: joined by ';')",
-    "throughput_per_s": "examples per second, pipelined (bench.metrics.throughput_per_s)",
+    "throughput_per_s": "examples per second, pipelined (bench.analysis.metrics.throughput_per_s)",
     # starting up
     "build_s": "building the model and its optimizer, seconds",
     "first_call_s": "the first step in a new process (tracing, compiling), seconds",
     "first_call_warm_s": "the same in a second process that finds the compile cache",
     "time_to_steady_s": "build + first call + warm-up until settled "
-    "(bench.metrics.time_to_steady_state)",
+    "(bench.analysis.metrics.time_to_steady_state)",
     # memory
     "memory_bytes": "peak memory, bytes: host VmHWM on CPU, the allocator's peak on CUDA "
-    "(bench.metrics.peak_memory)",
+    "(bench.analysis.metrics.peak_memory)",
     "memory_counter": "what memory_bytes was read from",
     "memory_kind": "host or device",
-    "memory_vs_eager": "eager's peak memory / this one's (bench.metrics.memory_vs_eager)",
+    "memory_vs_eager": "eager's peak memory / this one's (bench.analysis.metrics.memory_vs_eager)",
     "gpu_memory_bytes": "the driver's peak of the worker's GPU memory (NVML), bytes",
     "gpu_name": "the GPU the cell ran on",
     # correctness
@@ -110,22 +112,25 @@ CELL_COLUMNS: dict[str, str] = {
     "parity_float32_eager_err": "the same error of the framework's float32 eager output",
     # work done
     "flops_per_step": "the model's analytic FLOPs per step",
-    "flops_per_s": "flops_per_step / median step (bench.metrics.achieved_flops_per_s)",
+    "flops_per_s": "flops_per_step / median step (bench.analysis.metrics.achieved_flops_per_s)",
     "compilations": "compilations the framework reported during the timed steps",
     # against other cells
     "vs_float32": "the same backend's float32 median / this median "
-    "(bench.metrics.speedup_vs_float32)",
-    "memory_saved": "1 - this peak memory / float32's (bench.metrics.memory_saved_vs_float32)",
-    "vs_eager": "eager median / this median (bench.metrics.speedup_vs_eager)",
-    "vs_torch_eager": "torch-eager median / this median (bench.metrics.speedup_vs_torch_eager)",
-    "break_even": "bench.metrics.BreakEven, cold start (CSV: break_even_steps and break_even_note)",
+    "(bench.analysis.metrics.speedup_vs_float32)",
+    "memory_saved": "1 - this peak memory / float32's "
+    "(bench.analysis.metrics.memory_saved_vs_float32)",
+    "vs_eager": "eager median / this median (bench.analysis.metrics.speedup_vs_eager)",
+    "vs_torch_eager": "torch-eager median / this median "
+    "(bench.analysis.metrics.speedup_vs_torch_eager)",
+    "break_even": "bench.analysis.metrics.BreakEven, cold start (CSV: break_even_steps and "
+    "break_even_note)",
     "break_even_warm": "the same with the warm start (CSV: break_even_warm_steps and "
     "break_even_warm_note)",
 }
 
 
 def load_runs(*run_dirs: str | Path) -> list[Run]:
-    """The runs, each validated as it is read (bench.store.load_run)."""
+    """The runs, each validated as it is read (bench.results.store.load_run)."""
     return [load_run(d) for d in run_dirs]
 
 
@@ -140,7 +145,8 @@ def load_streams(*run_dirs: str | Path) -> pd.DataFrame:
     """One row per stream cell of the runs: the report's stream frame
     (report.sections.stream.stream_frame: report.frame.base_row's columns, then the
     stream's totals, compile time, steady step, padding and overtaking, each from
-    bench.metrics; ``step_ms`` is every step of the first pass). Empty where there is none."""
+    bench.analysis.metrics; ``step_ms`` is every step of the first pass). Empty where there is
+    none."""
     return stream_frame(load_runs(*run_dirs))
 
 

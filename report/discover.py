@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.errors import SchemaError
-from bench.store import CELLS_FILE, RUN_FILE, Run, load_run
+from bench.results.store import CELLS_FILE, RUN_FILE, Run, load_run
 
 
 def _kind(run: Run) -> tuple[str, ...] | None:

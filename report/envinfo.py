@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from bench.compare import short_commit
-from bench.store import Run
+from bench.analysis.compare import short_commit
+from bench.results.store import Run
 
 SHOWN_ENV_KEYS = {
     "host",
@@ -123,7 +123,7 @@ def mixed_gpu_warnings(run: Run, most: int = 5) -> list[str]:
 
 
 def _shards(meta: dict) -> list[tuple[str, str]]:
-    """A merged run's shards: where and when each ran (bench.merge)."""
+    """A merged run's shards: where and when each ran (bench.parent.merge)."""
     out = []
     for s in meta.get("shards") or []:
         if not isinstance(s, dict):

@@ -1,8 +1,9 @@
-"""Stored runs -> tidy pandas frames: one row per cell, every derived number from bench.metrics.
+"""Stored runs -> tidy pandas frames: one row per cell, every derived number from
+bench.analysis.metrics.
 
 The columns every scenario's frame shares (identity, provenance, outcome) come from
 ``base_row``; each scenario's section (report.sections) adds its own measurements.
-Nothing here plots or writes, and nothing computes a number bench.metrics owns.
+Nothing here plots or writes, and nothing computes a number bench.analysis.metrics owns.
 Nothing assumes a fixed list of models or backends: models keep the order they were
 run in, backends the registry's order.
 """
@@ -15,11 +16,11 @@ from collections.abc import Sequence
 import pandas as pd
 
 from bench import backends
-from bench.cells import IDENTITY_FIELDS, MODES
-from bench.compare import short_commit
-from bench.precision import PRECISIONS
-from bench.record import CellResult, Status
-from bench.store import Run
+from bench.analysis.compare import short_commit
+from bench.matrix.cells import IDENTITY_FIELDS, MODES
+from bench.matrix.precision import PRECISIONS
+from bench.results.record import CellResult, Status
+from bench.results.store import Run
 
 
 def num(value: object) -> float:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.record import Status
-from bench.store import Run
+from bench.results.record import Status
+from bench.results.store import Run
 from report import envinfo, frame, sections, tables
 from report.templating import render
 

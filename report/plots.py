@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from bench import backends
-from bench.metrics import OvertakeKind
+from bench.analysis.metrics import OvertakeKind
 from report.frame import panel, workload
 
 F = TypeVar("F", bound=Callable[..., Figure])
@@ -592,7 +592,7 @@ IMPOSSIBLE_EDGE = "#c00000"
 def achieved_flops(cells: pd.DataFrame) -> Figure:
     """Achieved GFLOP/s (the model's FLOPs per step / median step time) for ok cells.
 
-    Where the run measured its device's peak (``peak_flops_per_s``: bench.peak), a dashed
+    Where the run measured its device's peak (``peak_flops_per_s``: bench.worker.peak), a dashed
     line marks it in each panel, the top axis reads % of it (``fraction_of_peak``), and a
     cell beyond it (``impossible``) is circled in red.
     """

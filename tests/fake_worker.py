@@ -1,4 +1,4 @@
-"""A stand-in for ``python -m bench.worker``: misbehaves as $FAKE_WORKER says.
+"""A stand-in for ``python -m bench.worker.main``: misbehaves as $FAKE_WORKER says.
 
 It writes results as the real worker does (a schema-2 record of the cell it was given),
 so the runner cannot tell it apart.

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from bench.backends.base import Backend
-from bench.cells import Cell
-from bench.profiles import Settings, settings_for
-from bench.record import CellResult
-from bench.scenarios.base import Measurement
+from bench.matrix.cells import Cell
+from bench.matrix.profiles import Settings, settings_for
+from bench.results.record import CellResult
+from bench.worker.scenarios.base import Measurement
 
 
 class FakeClock:
@@ -139,9 +139,10 @@ FAKE_WORKER = [sys.executable, str(Path(__file__).with_name("fake_worker.py"))]
 def with_stand_in_worker(monkeypatch: Any, behaviour: str = "ok") -> None:
     """The CLI's runs use the stand-in worker (tests/fake_worker.py); probes and frameworks
     are taken as there."""
-    from bench import backends, probe
+    from bench import backends
     from bench.cli import run as run_cmd
-    from bench.runner import Runner
+    from bench.parent import probes as probe
+    from bench.parent.runner import Runner
 
     monkeypatch.setattr(probe, "check", lambda frameworks, pythons, device: {})
     monkeypatch.setattr(backends, "not_installed_reason", lambda framework: None)

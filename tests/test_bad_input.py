@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench import __main__ as cli
-from bench import probe
 from bench.cli import run as run_cmd
+from bench.parent import probes as probe
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "run_v2"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench import __main__ as cli
-from bench import environment
+from bench.parent import environment
 from tests.stored_runs import copy_with_schema_version
 
 GOLDEN = Path(__file__).parent / "data" / "run_v1"
@@ -127,9 +127,9 @@ def test_parent_commands_never_import_a_framework(tmp_path):
         "assert cli.main(['list']) == 0\n"
         "assert cli.main(['env']) == 0\n"
         f"assert cli.main(['summary', {str(GOLDEN)!r}]) == 0\n"
-        "from bench import scenarios\n"
-        "from bench.runner import Runner\n"
-        "from bench.scenarios.base import MatrixRequest\n"
+        "from bench.matrix import scenarios\n"
+        "from bench.parent.runner import Runner\n"
+        "from bench.matrix.scenarios.base import MatrixRequest\n"
         "scenarios.get('fixed').expand(MatrixRequest(('mlp', 'cnn'),\n"
         "    ('torch-eager', 'jax-jit', 'tf-xla'), ('infer', 'train'), 'cpu', 'quick'))\n"
         "names = ('torch', 'jax', 'jaxlib', 'tensorflow', 'optax')\n"

@@ -6,8 +6,8 @@ import pytest
 from markupsafe import escape
 
 from bench import __main__ as cli
-from bench.compare import FASTER, SLOWER, UNCHANGED, compare_runs, gate_failures, verdict
-from bench.store import load_run
+from bench.analysis.compare import FASTER, SLOWER, UNCHANGED, compare_runs, gate_failures, verdict
+from bench.results.store import load_run
 from tests.report_fixtures import CPU_RUN, RUN_B
 from tests.stored_runs import copy_run, copy_with_schema_version
 
@@ -115,7 +115,7 @@ def test_cells_match_by_precision_too():
     """A bfloat16 cell is never compared with a float32 one: each is alone in its run."""
     from dataclasses import replace
 
-    from bench.store import Run
+    from bench.results.store import Run
 
     a = load_run(CPU_RUN)
     ok = next(r for r in a.results if r.ok)

@@ -7,8 +7,8 @@ Backends come from the registry; those that compile for tens of seconds on 2 cor
 import pytest
 
 from bench import backends
-from bench.parity import max_rel_err
-from bench.scenarios.fixed import inputs, reference_output
+from bench.worker.parity import max_rel_err
+from bench.worker.scenarios.fixed import inputs, reference_output
 
 pytestmark = pytest.mark.framework
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import contention
-from bench.contention import CONTENDED_SHARE, CpuWatch, cpu_busy_ticks
+from bench.results.record import CONTENDED_SHARE
+from bench.worker import contention
+from bench.worker.contention import CpuWatch, cpu_busy_ticks
 
 STAT = """cpu  10 0 10 100 0 0 0 0 0 0
 cpu0 {u0} 0 {s0} 500 7 1 1 {st0} 9 9

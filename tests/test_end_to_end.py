@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import metrics
-from bench.record import Status
-from bench.store import load_run
+from bench.analysis import metrics
+from bench.results.record import Status
+from bench.results.store import load_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

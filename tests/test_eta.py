@@ -1,5 +1,5 @@
 """The time a run has left: from the expected cost of each remaining cell (earlier runs on
-this machine, else bench.cost's prior), learning how far off each source is."""
+this machine, else bench.matrix.cost's prior), learning how far off each source is."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import json
 import pytest
 
 from bench import __main__ as cli
-from bench import cost, eta
-from bench.cells import Cell
-from bench.profiles import Settings, settings_for
-from bench.store import load_run
+from bench.matrix import cost
+from bench.matrix.cells import Cell
+from bench.matrix.profiles import Settings, settings_for
+from bench.parent import eta
+from bench.results.store import load_run
 from tests.fakes import with_stand_in_worker
 
 SETTINGS = settings_for("quick", threads=2)

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from bench import backends
-from bench.cell_task import CellTask, TaskResult, WorkerRun, run_process
-from bench.cells import Cell
-from bench.executors import LocalExecutor
-from bench.executors.placement import core_slices, on_gpu
-from bench.profiles import settings_for
-from bench.record import Status
-from bench.runner import Runner
-from bench.store import read_results
-from bench.worker import CPUS_ENV, Job
+from bench.matrix.cells import Cell
+from bench.matrix.job import CPUS_ENV, Job
+from bench.matrix.profiles import settings_for
+from bench.parent.cell_task import CellTask, TaskResult, WorkerRun, run_process
+from bench.parent.executors import LocalExecutor
+from bench.parent.executors.placement import core_slices, on_gpu
+from bench.parent.runner import Runner
+from bench.results.record import Status
+from bench.results.store import read_results
 
 FAKE_WORKER = [sys.executable, str(Path(__file__).with_name("fake_worker.py"))]
 SETTINGS = settings_for("quick", threads=8, timeout_s=60.0)

@@ -20,9 +20,10 @@ from pytest_benchmark import __version__ as PYTEST_BENCHMARK_VERSION
 from pytest_benchmark.stats import Stats
 
 from bench import __main__ as cli
-from bench import backends, export, metrics
-from bench.metrics import Baselines
-from bench.store import load_run
+from bench import backends
+from bench.analysis import export, metrics
+from bench.analysis.metrics import Baselines
+from bench.results.store import load_run
 from report import data
 from report.sections.fixed import cells_frame
 from report.sections.stream import stream_frame

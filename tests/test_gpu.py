@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 import models
-from bench import backends, environment
-from bench.parity import max_rel_err
-from bench.scenarios.fixed import inputs, reference_output
-from bench.store import load_run
+from bench import backends
+from bench.parent import environment
+from bench.results.store import load_run
+from bench.worker.parity import max_rel_err
+from bench.worker.scenarios.fixed import inputs, reference_output
 
 NO_GPU = environment.cuda_unavailable_reason()
 pytestmark = [
@@ -125,7 +126,7 @@ def test_a_cuda_run_records_the_gpu_and_both_memory_counters(tmp_path):
 def precision_cases() -> list:
     """Every installed CUDA backend at every precision on the MLP (quick tier), and on the
     other models under ``slow``: tf32 and amp-fp16 run only here (CUDA only)."""
-    from bench.precision import PRECISIONS
+    from bench.matrix.precision import PRECISIONS
 
     out = []
     for backend in INSTALLED:
@@ -141,7 +142,7 @@ def precision_cases() -> list:
 @pytest.mark.parametrize("backend, model, precision_name", precision_cases())
 @pytest.mark.parametrize("mode", ["infer", "train"])
 def test_each_precision_on_cuda(backend, model, precision_name, mode):
-    from bench.precision import POLICIES
+    from bench.matrix.precision import POLICIES
 
     cfg, params, batch = inputs(model, "quick", BATCH if mode == "infer" else 16, seed=0)
     b = cuda_backend(backend, precision_name)

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from bench import __main__ as cli
-from bench import environment, probe
 from bench.errors import UsageError
+from bench.parent import environment
+from bench.parent import probes as probe
+from bench.worker import probe as probe_worker
 
 ROOT = Path(__file__).parents[1]
 
@@ -40,7 +42,7 @@ def test_a_framework_that_cannot_see_the_gpu_stops_the_run(capsys, monkeypatch, 
             version="2.13.0",
             cuda_build="13.0",
             driver="550.54",
-            driver_needed=probe.driver_needed("13.0"),
+            driver_needed=probe_worker.driver_needed("13.0"),
             problem="torch 2.13.0 (CUDA 13.0) sees no GPU; it needs an NVIDIA driver R580 or "
             "newer (CUDA 13), this machine has driver 550.54",
         )
@@ -57,21 +59,21 @@ def test_a_framework_that_cannot_see_the_gpu_stops_the_run(capsys, monkeypatch, 
 
 @pytest.mark.framework  # probes the installed PyTorch
 def test_a_cpu_build_is_refused_for_cuda():
-    p = probe.probe_here("torch", "cuda")
+    p = probe_worker.probe_here("torch", "cuda")
     assert p.installed and p.cuda_build is None and "is a CPU build" in p.problem
     with pytest.raises(UsageError, match=r"torch .* is a CPU build"):
         probe.check(["torch"], {}, "cuda")
 
 
 def test_the_driver_each_cuda_major_needs():
-    assert probe.driver_needed("13.0") == "R580 or newer (CUDA 13)"
-    assert probe.driver_needed("12.9") == "R525 or newer (CUDA 12)"
-    assert probe.driver_needed(None) is None
+    assert probe_worker.driver_needed("13.0") == "R580 or newer (CUDA 13)"
+    assert probe_worker.driver_needed("12.9") == "R525 or newer (CUDA 12)"
+    assert probe_worker.driver_needed(None) is None
 
 
 @pytest.mark.framework  # probes the installed PyTorch
 def test_the_probe_measures_the_harness_floor_on_cpu():
-    p = probe.probe_here("torch", "cpu")
+    p = probe_worker.probe_here("torch", "cpu")
     assert p.problem is None and 0 < p.floor_us["median"] <= p.floor_us["p90"] < 1e4
 
 
@@ -158,9 +160,9 @@ def test_gpu_check_runs_the_tests_the_matrix_and_the_report(capsys, monkeypatch,
     """gpu-check's orchestration with a stand-in GPU: healthy probes and a worker that returns
     a plausible CUDA result at once. Its files, its summary and its time budget."""
     from bench import backends
-    from bench.cell_task import TaskResult, WorkerRun
-    from bench.executors import local
-    from bench.runner import Runner
+    from bench.parent.cell_task import TaskResult, WorkerRun
+    from bench.parent.executors import local
+    from bench.parent.runner import Runner
 
     monkeypatch.setattr(environment, "cuda_unavailable_reason", lambda: None)
     floor = {"median": 8.0, "p90": 9.0}

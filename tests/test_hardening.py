@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bench import __main__ as cli
-from bench import environment
-from bench.record import Outcome, Status
-from bench.store import RunLock, load_run
+from bench.parent import environment
+from bench.results.record import Outcome, Status
+from bench.results.store import RunLock, load_run
 from tests.fakes import FAKE_WORKER, with_stand_in_worker
 
 DATA = Path(__file__).parent / "data"
@@ -71,7 +71,7 @@ def test_a_full_disk_mid_append_is_one_line_too(tmp_path, monkeypatch, capsys):
     """The write stub: the third append finds the disk full."""
     import errno
 
-    from bench import runner as runner_module
+    from bench.parent import runner as runner_module
 
     with_stand_in_worker(monkeypatch)
     real_append = runner_module.append_result
@@ -149,8 +149,8 @@ def test_sigterm_and_sighup_are_handled_like_ctrl_c(tmp_path, signame):
     """The run stops, keeps what it measured, says it was interrupted and how to resume."""
     env = {**os.environ, "FAKE_WORKER": "hang", "FAKE_WORKER_PIDFILE": str(tmp_path / "pid")}
     code = (
-        "import sys; from bench.cli import run; from bench.runner import Runner; "
-        "from bench import probe, backends; "
+        "import sys; from bench.cli import run; from bench.parent.runner import Runner; "
+        "from bench import backends; from bench.parent import probes as probe; "
         "probe.check = lambda f, p, d: {}; backends.not_installed_reason = lambda f: None; "
         f"run.Runner = lambda *a, **k: Runner(*a, worker={FAKE_WORKER!r}, **k); "
         "from bench.cli import main; sys.exit(main(['run', '--models', 'mlp', '--backends', "

@@ -4,12 +4,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench import scenarios
-from bench.cells import Cell
 from bench.cli import args
 from bench.errors import UsageError
-from bench.scenarios.base import MatrixRequest
-from bench.streams import bucket_edges, padded_length
+from bench.matrix import scenarios
+from bench.matrix.cells import Cell
+from bench.matrix.scenarios.base import MatrixRequest
+from bench.matrix.streams import bucket_edges, padded_length
 
 FIXED = scenarios.get("fixed")
 STREAM = scenarios.get("stream")

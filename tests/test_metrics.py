@@ -1,4 +1,4 @@
-"""Derived numbers (bench.metrics) from hand-made results: speedups, noise, break-even,
+"""Derived numbers (bench.analysis.metrics) from hand-made results: speedups, noise, break-even,
 the stream's totals and the overtaking step; property tests for the pure formulas."""
 
 import math
@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench import metrics
-from bench.cells import Cell
-from bench.metrics import Baselines, BreakEvenKind, OvertakeKind
-from bench.record import (
+from bench.analysis import metrics
+from bench.analysis.metrics import Baselines, BreakEvenKind, OvertakeKind
+from bench.matrix.cells import Cell
+from bench.results.record import (
     Build,
     CellResult,
     FirstCall,

@@ -9,7 +9,7 @@ sequence length, one Adam step with two layers under every backend, and the torc
 import numpy as np
 import pytest
 
-from bench.parity import max_rel_err
+from bench.worker.parity import max_rel_err
 from models.lstm import reference, spec
 from tests.conftest import eager_backends, quick_cpu_backends
 

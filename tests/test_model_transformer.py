@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import models
-from bench.parity import max_rel_err
+from bench.worker.parity import max_rel_err
 from models.transformer import reference, spec
 from models.transformer.spec import Config
 from tests.conftest import eager_backends, quick_cpu_backends

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import models
-from bench.parity import max_rel_err
-from bench.scenarios.fixed import inputs, reference_output
+from bench.worker.parity import max_rel_err
+from bench.worker.scenarios.fixed import inputs, reference_output
 from tests.conftest import backend_params
 
 pytestmark = pytest.mark.framework

@@ -1,4 +1,5 @@
-"""The device's measured peak (bench.peak): % of peak and the impossible flag (bench.metrics)
+"""The device's measured peak (bench.worker.peak): % of peak and the impossible flag
+(bench.analysis.metrics)
 on hand-made results, in the summary and the report; run.json's ``device_peak`` validated;
 and, in the framework tier, the measurement itself in its own process."""
 
@@ -17,23 +18,26 @@ import numpy as np
 import pytest
 
 from bench import __main__ as cli
-from bench import metrics, peak, summary
-from bench.cells import Cell
+from bench.analysis import metrics, summary
 from bench.errors import SchemaError
-from bench.probe import Probe
-from bench.record import Build, CellResult, FirstCall, Outcome, Passes, Status, Steady
-from bench.store import load_run, read_meta
+from bench.matrix.cells import Cell
+from bench.parent import peaks
+from bench.results import device_peak
+from bench.results.probe import Probe
+from bench.results.record import Build, CellResult, FirstCall, Outcome, Passes, Status, Steady
+from bench.results.store import load_run, read_meta
+from bench.worker import peak
 from tests.fakes import FakeClock, with_stand_in_worker
 from tests.report_fixtures import CPU_RUN
 from tests.stored_runs import copy_run
 
-# One framework's measurement (what ``python -m bench.peak`` prints)...
+# One framework's measurement (what ``python -m bench.worker.peak`` prints)...
 TORCH = {
     "device": "cpu",
     "framework": "torch",
     "framework_version": "2.13.0+cpu",
     "threads": 2,
-    "statistic": peak.STATISTIC,
+    "statistic": device_peak.STATISTIC,
     "flops_per_s": {"float32": 1e9, "bf16": 4e9},
     "bound_by": {"float32": "float32", "bf16": "bfloat16"},
     "matmul": {
@@ -57,7 +61,7 @@ TORCH = {
     "problem": None,
 }
 # ... and run.json's device_peak, which combines the run's frameworks'.
-PEAK = peak.combine("cpu", {"torch": TORCH})
+PEAK = peaks.combine("cpu", {"torch": TORCH})
 
 
 def fixed(median_ms: float, flops: int = 1_000_000, precision: str = "float32", **kw):
@@ -83,7 +87,7 @@ def fixed(median_ms: float, flops: int = 1_000_000, precision: str = "float32", 
     )
 
 
-# --- bench.metrics ----------------------------------------------------------------------
+# --- bench.analysis.metrics ----------------------------------------------------------------------
 
 
 def test_fraction_of_peak_is_achieved_flops_over_the_precisions_peak():
@@ -143,11 +147,14 @@ def test_a_stream_cell_has_no_fraction_of_peak():
 
 
 def test_the_definitions_name_the_functions():
-    assert metrics.DEFINITIONS["fraction_of_peak"].function == "bench.metrics.fraction_of_peak"
+    assert (
+        metrics.DEFINITIONS["fraction_of_peak"].function
+        == "bench.analysis.metrics.fraction_of_peak"
+    )
     assert "100%" in metrics.DEFINITIONS["impossible"].text
 
 
-# --- bench.peak, without a framework ----------------------------------------------------
+# --- bench.worker.peak, without a framework ----------------------------------------------------
 
 
 def test_each_precision_maps_to_the_matmul_that_bounds_it():
@@ -287,11 +294,11 @@ def test_every_working_framework_of_the_run_measures():
         return Probe(framework, sys.executable, installed=problem is None, problem=problem)
 
     probes = {"tf": probe("tf"), "jax": probe("jax"), "torch": probe("torch", "not installed")}
-    assert peak.frameworks_of(probes) == ["jax", "tf"]  # torch is not installed here
-    assert peak.frameworks_of({**probes, "torch": probe("torch")}) == ["torch", "jax", "tf"]
-    assert peak.frameworks_of({}) == []
+    assert peaks.frameworks_of(probes) == ["jax", "tf"]  # torch is not installed here
+    assert peaks.frameworks_of({**probes, "torch": probe("torch")}) == ["torch", "jax", "tf"]
+    assert peaks.frameworks_of({}) == []
     # No framework to measure in: recorded, not raised, and no process started.
-    assert peak.for_run({}, {}, "cpu", 2, ["float32"]) == {
+    assert peaks.for_run({}, {}, "cpu", 2, ["float32"]) == {
         "device": "cpu",
         "problem": "no framework of this run could be probed",
     }
@@ -311,7 +318,7 @@ def test_the_runs_peak_is_the_highest_any_framework_reached():
         "contention": 0.2,
     }
     tf = {"device": "cpu", "framework": "tf", "problem": "tensorflow not installed"}
-    combined = peak.combine("cpu", {"torch": TORCH, "jax": jax, "tf": tf})
+    combined = peaks.combine("cpu", {"torch": TORCH, "jax": jax, "tf": tf})
     assert combined["flops_per_s"] == {"float32": 2.5e9, "bf16": 4e9}
     assert combined["bound_by"] == {
         "float32": {"framework": "jax", "matmul": "float32"},
@@ -320,31 +327,31 @@ def test_the_runs_peak_is_the_highest_any_framework_reached():
     assert combined["memory"]["bytes_per_s"] == 2e10 and combined["memory"]["framework"] == "torch"
     assert combined["contention"] == 0.2 and combined["problem"] is None
     assert combined["frameworks"]["tf"]["problem"] == "tensorflow not installed"
-    assert peak.describe(combined, "float32").startswith(
+    assert device_peak.describe(combined, "float32").startswith(
         "cpu: float32: 2.5 GFLOP/s (jax 0.10.2, jaxlib 0.10.2 matmul 1024×1024 float32"
     )
     # Where none measured anything, the run has no peak, and says why.
-    failed = peak.combine("cpu", {"tf": tf})
+    failed = peaks.combine("cpu", {"tf": tf})
     assert failed["problem"] == "tf: tensorflow not installed" and failed["flops_per_s"] == {}
     assert metrics.fraction_of_peak(fixed(0.5), failed) is None
 
 
 def test_describe_says_how_the_peak_was_measured():
-    text = peak.describe(PEAK)
+    text = device_peak.describe(PEAK)
     assert text.startswith("cpu: float32: 1 GFLOP/s (torch 2.13.0+cpu matmul 1024×1024 float32")
     assert "best of 10" in text and "memory: 20 GB/s" in text and "256 MiB" in text
-    assert peak.describe(PEAK, "bf16") == (
+    assert device_peak.describe(PEAK, "bf16") == (
         "cpu: bf16: 4 GFLOP/s (torch 2.13.0+cpu matmul 2048×2048 bfloat16, best of 10)"
     )
-    assert peak.describe(None) == "no peak measured"
-    assert peak.describe({"problem": "boom"}) == "no peak: boom"
+    assert device_peak.describe(None) == "no peak measured"
+    assert device_peak.describe({"problem": "boom"}) == "no peak: boom"
 
 
 def test_a_failed_peak_process_is_recorded_not_raised(tmp_path):
     fake = tmp_path / "python"
     fake.write_text("#!/bin/sh\necho 'ImportError: no bench here' >&2\nexit 1\n")
     fake.chmod(0o755)
-    got = peak.run_peak("torch", str(fake), "cpu", 1, ["float32"])
+    got = peaks.run_peak("torch", str(fake), "cpu", 1, ["float32"])
     assert got["problem"] == f"measuring the peak in {fake} failed: ImportError: no bench here"
 
 
@@ -389,7 +396,7 @@ def planted_run(tmp_path: Path) -> Path:
         "bound_by": {"float32": "float32"},
         "matmul": {"float32": {**TORCH["matmul"]["float32"], "flops_per_s": 4e11}},
     }
-    meta["device_peak"] = peak.combine("cpu", {"torch": torch})
+    meta["device_peak"] = peaks.combine("cpu", {"torch": torch})
     (run / "run.json").write_text(json.dumps(meta))
     lines = (run / "cells.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
@@ -428,11 +435,11 @@ def test_the_report_shows_percent_of_peak_and_warns_of_the_planted_cell(tmp_path
     assert "127.9% impossible" in page  # the summary table's % of peak column
     header = re.search(r'<th[^>]*title="([^"]*)"[^>]*>% of peak</th>', page)
     assert header, "the % of peak column has a tooltip"
-    assert "bench.metrics.fraction_of_peak" in header.group(1)
+    assert "bench.analysis.metrics.fraction_of_peak" in header.group(1)
     assert "torch 2.13.0+cpu matmul 1024×1024 float32" in header.group(1)  # where it came from
     assert re.search(r"IMPOSSIBLE: 127.9% of the device(&#39;|')s measured float32 peak", page)
     assert "cpu: float32: 400 GFLOP/s (torch 2.13.0+cpu matmul" in page  # cited
-    assert "bench.metrics.fraction_of_peak" in page  # the figure's caption
+    assert "bench.analysis.metrics.fraction_of_peak" in page  # the figure's caption
 
 
 def test_a_run_without_a_peak_shows_no_share_and_no_warning(tmp_path):
@@ -511,7 +518,7 @@ def test_a_run_records_its_peak_in_run_json(tmp_path, monkeypatch):
         asked.append((device, threads, sorted(set(precisions))))
         return PEAK
 
-    monkeypatch.setattr(peak, "for_run", fake_for_run)
+    monkeypatch.setattr(peaks, "for_run", fake_for_run)
     assert cli.main([*ONE_CELL_RUN, "--threads", "1", "--out-dir", str(tmp_path)]) == 0
     (run_dir,) = tmp_path.iterdir()
     assert load_run(run_dir).meta["device_peak"] == PEAK
@@ -542,8 +549,8 @@ def test_the_peak_is_measured_in_a_process_of_its_own(framework):
     reason = backends.not_installed_reason(framework)
     if reason:
         pytest.fail(f"{framework}: {reason}; the test suite needs every framework")
-    got = peak.run_peak(framework, sys.executable, "cpu", 1, ["float32", "tf32"])
-    assert peak.combine("cpu", {framework: got})["flops_per_s"] == got["flops_per_s"]
+    got = peaks.run_peak(framework, sys.executable, "cpu", 1, ["float32", "tf32"])
+    assert peaks.combine("cpu", {framework: got})["flops_per_s"] == got["flops_per_s"]
     assert got["problem"] is None, got
     assert got["framework"] == framework and got["device"] == "cpu"
     assert len(got["cpu_affinity"]) == 1  # pinned as a worker with --threads 1 is

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 import models
-from bench import backends, precision
-from bench.cells import Cell
-from bench.parity import max_rel_err
-from bench.precision import POLICIES
-from bench.scenarios.fixed import inputs, reference_output
+from bench import backends
+from bench.matrix import precision
+from bench.matrix.cells import Cell
+from bench.matrix.precision import POLICIES
+from bench.worker.parity import max_rel_err
+from bench.worker.scenarios.fixed import inputs, reference_output
 from tests.conftest import backend_params
 
 CPU_PRECISIONS = [p for p, policy in POLICIES.items() if "cpu" in policy.devices]
@@ -111,9 +112,9 @@ def test_the_runner_records_cpu_only_precisions_as_not_applicable(tmp_path, monk
     import sys
     from pathlib import Path
 
-    from bench.profiles import settings_for
-    from bench.record import Status
-    from bench.runner import Runner
+    from bench.matrix.profiles import settings_for
+    from bench.parent.runner import Runner
+    from bench.results.record import Status
 
     monkeypatch.setattr(backends, "not_installed_reason", lambda framework: None)
     monkeypatch.setenv("FAKE_WORKER", "crash")  # would fail if a worker were started

@@ -13,11 +13,11 @@ import pytest
 
 from bench import __main__ as cli
 from bench import backends
-from bench.cells import Cell
-from bench.profiles import settings_for
-from bench.record import Status
-from bench.runner import Runner
-from bench.store import load_run
+from bench.matrix.cells import Cell
+from bench.matrix.profiles import settings_for
+from bench.parent.runner import Runner
+from bench.results.record import Status
+from bench.results.store import load_run
 from tests.fakes import FAKE_WORKER
 
 MATRIX = ["--models", "mlp,cnn", "--backends", "torch-eager,jax-jit,tf-graph",
@@ -58,7 +58,7 @@ def test_ray_runs_a_real_matrix_with_the_cells_of_the_local_executor(tmp_path):
 
 @pytest.mark.e2e
 def test_a_ray_task_killed_mid_cell_is_failed_and_resume_runs_it_once(tmp_path, monkeypatch):
-    from bench.executors.ray_cluster import RayExecutor
+    from bench.parent.executors.ray_cluster import RayExecutor
 
     monkeypatch.setattr(backends, "not_installed_reason", lambda framework: None)
     monkeypatch.setenv("FAKE_WORKER", "kill-parent-once")  # reaches the Ray workers

@@ -1,5 +1,5 @@
 """The typed result: every field validated on read, one writer per group, derived numbers in
-bench.metrics only."""
+bench.analysis.metrics only."""
 
 import ast
 import inspect
@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bench import metrics, record
-from bench.cells import IDENTITY_FIELDS
+from bench.analysis import metrics
 from bench.errors import SchemaError
-from bench.record import GROUPS, CellResult
+from bench.matrix.cells import IDENTITY_FIELDS
+from bench.results import record
+from bench.results.record import GROUPS, CellResult
 
-BENCH = Path(record.__file__).parent
+BENCH = Path(record.__file__).parents[1]
 GOLDEN = Path(__file__).parent / "data" / "run_v2" / "cells.jsonl"
 RECORD_FIELDS = {f.name for g in GROUPS for f in fields(g)} | set(IDENTITY_FIELDS)
 
@@ -103,11 +104,11 @@ def test_every_metric_names_real_fields():
         line = re.search(r"Reads: (.+?)(\n\n|\Z)", f.__doc__, re.S).group(1)
         names = re.findall(r"[a-z_]+", re.sub(r"\(.*?\)", "", line, flags=re.S))
         unknown = [n for n in names if n not in RECORD_FIELDS]
-        assert not unknown, f"bench.metrics.{f.__name__} reads unknown fields {unknown}"
+        assert not unknown, f"bench.analysis.metrics.{f.__name__} reads unknown fields {unknown}"
 
 
 def test_every_definition_names_its_function():
     for key, d in metrics.DEFINITIONS.items():
-        name = d.function.removeprefix("bench.metrics.")
+        name = d.function.removeprefix("bench.analysis.metrics.")
         assert callable(getattr(metrics, name)), key
         assert "Reads:" in getattr(metrics, name).__doc__ or name in ("geomean",), key

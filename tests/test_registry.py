@@ -83,7 +83,7 @@ def test_the_readme_tables_are_the_registries():
 
 
 def test_readme_lists_exactly_the_recorded_environment_variables():
-    from bench.environment import ENV_ALLOWLIST
+    from bench.parent.environment import ENV_ALLOWLIST
 
     readme = (ROOT / "README.md").read_text()
     listed = readme.split("The allowlist, exactly: ", 1)[1].split(". If a", 1)[0]

@@ -1,5 +1,5 @@
 """``--repeats K``: the matrix K times in rotated order, each repetition stored apart, read
-back as one cell per identity (bench.metrics.pool_repetitions), resumed exactly."""
+back as one cell per identity (bench.analysis.metrics.pool_repetitions), resumed exactly."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from dataclasses import replace
 import pytest
 
 from bench import __main__ as cli
-from bench import metrics
-from bench.cells import Cell, repeated
-from bench.compare import compare_runs
-from bench.record import Contention, Outcome, Status
-from bench.store import Run, load_run
+from bench.analysis import metrics
+from bench.analysis.compare import compare_runs
+from bench.matrix.cells import Cell, repeated
+from bench.results.record import Contention, Outcome, Status
+from bench.results.store import Run, load_run
 from tests.fakes import with_stand_in_worker
 from tests.report_fixtures import CPU_RUN
 

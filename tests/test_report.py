@@ -139,8 +139,8 @@ def test_memory_caption_names_every_counter(page):
 def test_environment_warns_when_one_comparison_ran_on_two_gpu_models():
     from dataclasses import replace
 
-    from bench.record import Gpu, Process
-    from bench.store import Run, load_run
+    from bench.results.record import Gpu, Process
+    from bench.results.store import Run, load_run
     from report import envinfo
     from tests.report_fixtures import CUDA_RUN
 

@@ -1,5 +1,5 @@
 """The report's fixed-shape data: the tidy frame of cells, break-even, geometric means,
-formatting; every number must be bench.metrics' own."""
+formatting; every number must be bench.analysis.metrics' own."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from bench import metrics
-from bench.store import load_run
+from bench.analysis import metrics
+from bench.results.store import load_run
 from report import discover, fmt, plots
 from report.figures import to_svg
 from report.sections import fixed

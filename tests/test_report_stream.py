@@ -17,8 +17,8 @@ import pytest
 from markupsafe import escape
 
 from bench import __main__ as cli
-from bench.metrics import overtaking_step
-from bench.store import load_run
+from bench.analysis.metrics import overtaking_step
+from bench.results.store import load_run
 from report import html, plots
 from report.sections import stream
 from tests.report_fixtures import CUDA_RUN, DYNAMIC_RUN, rendered_report  # noqa: F401 (a fixture)

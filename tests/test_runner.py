@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from bench import backends
-from bench.cells import Cell
-from bench.profiles import settings_for
-from bench.record import Status
-from bench.runner import Runner
-from bench.store import read_results
+from bench.matrix.cells import Cell
+from bench.matrix.profiles import settings_for
+from bench.parent.runner import Runner
+from bench.results.record import Status
+from bench.results.store import read_results
 
 FAKE_WORKER = [sys.executable, str(Path(__file__).with_name("fake_worker.py"))]
 CELL = Cell("mlp", "torch-eager", "infer", "cpu", 2, "quick")
@@ -71,7 +71,7 @@ def test_sigkill_is_oom_only_when_the_oom_killer_sent_it(tmp_path, monkeypatch):
 
 
 def test_sigkill_with_a_moving_oom_counter_is_oom(tmp_path, monkeypatch):
-    from bench import cell_task
+    from bench.parent import cell_task
 
     calls = iter(range(1000))  # every read finds one more kill: the killer was at work
     monkeypatch.setattr(cell_task, "oom_kills", lambda: (next(calls), None))
@@ -193,7 +193,7 @@ def test_no_cell_starts_after_the_deadline(tmp_path, monkeypatch):
 
 
 def test_workers_get_fixed_malloc_thresholds_unless_the_user_set_their_own(monkeypatch):
-    from bench.runner import STABLE_MALLOC, worker_env
+    from bench.parent.worker_env import STABLE_MALLOC, worker_env
 
     settings = settings_for("quick", threads=1)
     env = worker_env(CELL, settings, base={"PATH": "/bin"})
@@ -205,7 +205,7 @@ def test_workers_get_fixed_malloc_thresholds_unless_the_user_set_their_own(monke
 
 
 def test_run_json_records_what_workers_get_on_top_of_the_runner_environment(monkeypatch):
-    from bench.runner import STABLE_MALLOC, set_for_workers
+    from bench.parent.worker_env import STABLE_MALLOC, set_for_workers
 
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)

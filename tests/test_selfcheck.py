@@ -19,11 +19,11 @@ import pytest
 from bench import __main__ as cli
 from bench import backends
 from bench.backends.base import timeit_per_call
-from bench.cells import Cell
 from bench.cli import build_parser
 from bench.cli import selfcheck as sc
-from bench.scenarios.fixed import SCENARIO, first_call
-from bench.selfcheck import interleave
+from bench.matrix.cells import Cell
+from bench.worker.scenarios.fixed import MEASURE, first_call
+from bench.worker.selfcheck import interleave
 from tests.fakes import FakeClock, NoopBackend, measurement, quick_settings
 
 MLP = Cell("mlp", "torch-eager", "infer", "cpu", 128, "quick")
@@ -252,7 +252,7 @@ REFEREES = ["torch-eager", "jax-jit", "tf-graph"]
 def test_each_referee_times_a_real_step_interleaved_with_graphbench(backend_class, name):
     cls = backend_class(name)
     cell = Cell("mlp", name, "infer", "cpu", 8, "quick")
-    expected = SCENARIO.reference(cell, 0)
+    expected = MEASURE.reference(cell, 0)
     settings = quick_settings(min_time_s=0.05, max_samples=50)
     m, _ = measurement(cell, cls(), expected, time.perf_counter, settings)
     data, mismatch = first_call(m)

@@ -8,12 +8,13 @@ import json
 import pytest
 
 from bench import __main__ as cli
-from bench import backends, cost, scenarios
+from bench import backends
 from bench.errors import UsageError
-from bench.profiles import settings_for
-from bench.scenarios.base import MatrixRequest
-from bench.shard import Shard, assign, select
-from bench.store import load_run
+from bench.matrix import cost, scenarios
+from bench.matrix.profiles import settings_for
+from bench.matrix.scenarios.base import MatrixRequest
+from bench.matrix.shard import Shard, assign, select
+from bench.results.store import load_run
 from tests.fakes import with_stand_in_worker
 
 SETTINGS = settings_for("quick", threads=2)

@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from bench.parity import check, max_rel_err
-from bench.record import Status
-from bench.stats import bootstrap_ratio_ci, summarize
+from bench.analysis.stats import bootstrap_ratio_ci, summarize
+from bench.results.record import Status
+from bench.worker.parity import check, max_rel_err
 
 
 def test_summarize_known_samples():

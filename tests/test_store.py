@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bench.errors import SchemaError, UsageError
-from bench.record import CellResult, Process, Status
-from bench.store import (
+from bench.results.record import CellResult, Process, Status
+from bench.results.store import (
     RunLock,
     append_result,
     load_run,

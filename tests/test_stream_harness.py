@@ -1,13 +1,13 @@
 """The stream scenario's two passes with a fake clock and a backend that 'compiles' each new
-shape; what is derived from them is bench.metrics'."""
+shape; what is derived from them is bench.analysis.metrics'."""
 
 import numpy as np
 import pytest
 
-from bench import metrics
-from bench.cells import Cell
-from bench.record import Outcome, Status
-from bench.scenarios.stream import parity_steps, run_passes, unpadded
+from bench.analysis import metrics
+from bench.matrix.cells import Cell
+from bench.results.record import Outcome, Status
+from bench.worker.scenarios.stream import parity_steps, run_passes, unpadded
 from tests.fakes import FakeClock, NoopBackend, measurement
 
 STATIC = Cell("lstm", "jax-jit", "infer", "cpu", 2, "quick", scenario="stream",

@@ -9,12 +9,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bench import scenarios
-from bench.cells import Cell
-from bench.parity import max_rel_err
-from bench.scenarios.fixed import reference_output
-from bench.scenarios.stream import fed_batches, stream_inputs
-from bench.streams import pad_right
+from bench.matrix import scenarios
+from bench.matrix.cells import Cell
+from bench.matrix.streams import pad_right
+from bench.worker.parity import max_rel_err
+from bench.worker.scenarios import stream as stream_measure
+from bench.worker.scenarios.fixed import reference_output
+from bench.worker.scenarios.stream import fed_batches, stream_inputs
 from tests.conftest import backend_params
 
 STREAM = scenarios.get("stream")
@@ -119,6 +120,6 @@ def test_fed_batches_are_what_the_strategy_says():
 def test_expected_stream_outputs_are_for_the_checked_steps():
     cell = Cell("lstm", "jax-jit", "infer", "cpu", 2, "quick", scenario="stream",
                 strategy="exact", stream="skewed")  # fmt: skip
-    out = STREAM.reference(cell, seed=0)
+    out = stream_measure.MEASURE.reference(cell, seed=0)
     assert sorted(int(k[4:]) for k in out) == [0, 9, 18, 27, 36, 45, 54, 63]
     assert out["step0"].shape == (2, 10)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bench.streams import (
+from bench.matrix.streams import (
     STREAMS,
     bucket_edges,
     pad_right,
@@ -32,7 +32,7 @@ def test_a_stream_is_the_same_in_another_process():
     import subprocess
     import sys
 
-    code = "from bench.streams import STREAMS; print(list(STREAMS['skewed'].lengths(5, 3)))"
+    code = "from bench.matrix.streams import STREAMS; print(list(STREAMS['skewed'].lengths(5, 3)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(list(STREAMS["skewed"].lengths(5, 3)))
 

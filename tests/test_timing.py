@@ -1,6 +1,6 @@
 import pytest
 
-from bench.timing import pipelined, repeat_steps, timed_step
+from bench.worker.timing import pipelined, repeat_steps, timed_step
 from tests.fakes import FakeClock
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import trace
-from bench.record import Trace
-from bench.store import Run, load_run
+from bench.analysis import traces as trace
+from bench.results.record import Trace
+from bench.results.store import Run, load_run
 from tests.report_fixtures import CPU_RUN
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import models
 from bench import backends
-from bench.scenarios.fixed import inputs, reference_output
+from bench.worker.scenarios.fixed import inputs, reference_output
 from tests.conftest import backend_params
 
 pytestmark = pytest.mark.framework

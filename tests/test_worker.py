@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from bench import worker
-from bench.cells import Cell
-from bench.record import CellResult, Status
-from bench.scenarios.fixed import SCENARIO, reference_output
-from bench.scenarios.fixed import inputs as fixed_inputs
+from bench.matrix.cells import Cell
+from bench.results.record import CellResult, Status
+from bench.worker import main as worker
+from bench.worker.scenarios.fixed import MEASURE, reference_output
+from bench.worker.scenarios.fixed import inputs as fixed_inputs
 from tests.fakes import FakeClock, NoopBackend, measurement, quick_settings
 
 CELL = Cell("mlp", "torch-eager", "infer", "cpu", 4, "quick")
@@ -22,7 +22,7 @@ def expected():
 
 def measure(backend, clock, **kw):
     m, saved = measurement(CELL, backend, {"output": expected()}, clock, **kw)
-    verdict = SCENARIO.measure(m)
+    verdict = MEASURE.measure(m)
     return verdict, m.result, saved
 
 

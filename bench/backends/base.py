@@ -86,7 +86,7 @@ class Backend(abc.ABC):
 
         ``strategy`` is ``dynamic`` to use the backend's own dynamic-shape mode; any other
         value builds the default step (bucketing is done to the data, not the backend).
-        ``precision`` names the policy (bench.precision) the step follows: the backend
+        ``precision`` names the policy (bench.matrix.precision) the step follows: the backend
         module implements each one, the model files know none.
         """
 
@@ -132,14 +132,14 @@ class Backend(abc.ABC):
     def peak_matmul(
         cls, device: str, n: int, dtype: str, tf32: bool
     ) -> tuple[Callable[[int], None], str]:
-        """For bench.peak: (run, what it is). ``run(calls)`` multiplies two n×n matrices of
+        """For bench.worker.peak: (run, what it is). ``run(calls)`` multiplies two n×n matrices of
         ``dtype`` (float32, bfloat16, float16; TF32 tensor cores allowed only with ``tf32``),
         already on the device, ``calls`` times, then waits for the device."""
         raise NotImplementedError(f"{cls.__name__} cannot measure the device's peak")
 
     @classmethod
     def peak_copy(cls, device: str, nbytes: int) -> tuple[Callable[[int], None], str]:
-        """For bench.peak: (run, what it is). ``run(calls)`` copies ``nbytes`` of float32 on
+        """For bench.worker.peak: (run, what it is). ``run(calls)`` copies ``nbytes`` of float32 on
         the device into another buffer (reads and writes ``nbytes`` each) ``calls`` times,
         then waits for the device."""
         raise NotImplementedError(f"{cls.__name__} cannot measure the device's peak")
@@ -155,7 +155,7 @@ class Backend(abc.ABC):
 
     def trace(self, run_steps: Callable[[], None], out_dir: Path) -> list[str]:
         """Run ``run_steps`` under the framework's profiler; write its trace files into
-        ``out_dir`` and return their names, a Chrome-trace JSON first (bench.trace)."""
+        ``out_dir`` and return their names, a Chrome-trace JSON first (bench.analysis.traces)."""
         raise NotImplementedError(f"{type(self).__name__} has no profiler to trace with")
 
     @staticmethod

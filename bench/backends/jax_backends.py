@@ -21,8 +21,8 @@ import optax
 
 import models
 from bench.backends.base import ADAM, Backend, timeit_per_call
-from bench.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
-from bench.precision import get as precision_policy
+from bench.matrix.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
+from bench.matrix.precision import get as precision_policy
 
 
 def cross_entropy(logits: jax.Array, targets: jax.Array, lengths: jax.Array | None = None):
@@ -220,7 +220,7 @@ class JaxBackend(Backend):
             self._train = self.wrap(train_step, donate=(0, 1, 2))
             return
 
-        # float16: dynamic loss scaling, written out (bench.precision's constants): scale
+        # float16: dynamic loss scaling, written out (bench.matrix.precision's constants): scale
         # the loss up, unscale the gradients, skip a step whose gradients overflowed.
         self.opt_state = (self.opt_state, jax.device_put(initial_loss_scale(), self.device))
 

@@ -18,8 +18,8 @@ import tensorflow as tf
 
 import models
 from bench.backends.base import ADAM, Backend, timeit_per_call
-from bench.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
-from bench.precision import get as precision_policy
+from bench.matrix.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
+from bench.matrix.precision import get as precision_policy
 
 DTYPES = {"float32": tf.float32, "bfloat16": tf.bfloat16, "float16": tf.float16}
 
@@ -49,7 +49,7 @@ class Adam(tf.Module):
 
 
 class LossScale(tf.Module):
-    """Dynamic loss scaling for float16 (bench.precision's constants): halve and skip the
+    """Dynamic loss scaling for float16 (bench.matrix.precision's constants): halve and skip the
     step on an overflow, double after LOSS_SCALE_GROWTH_INTERVAL good steps in a row."""
 
     def __init__(self):

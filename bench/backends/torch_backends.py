@@ -17,8 +17,8 @@ import torch.nn.functional as F
 
 import models
 from bench.backends.base import ADAM, Backend
-from bench.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
-from bench.precision import get as precision_policy
+from bench.matrix.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
+from bench.matrix.precision import get as precision_policy
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -47,7 +47,7 @@ class TorchBackend(Backend):
         with contextlib.suppress(RuntimeError):
             torch.set_num_interop_threads(threads)
         # float32 means float32: no TF32 tensor-core math in matmuls or convolutions, but
-        # where the tf32 policy asks for it (bench.precision).
+        # where the tf32 policy asks for it (bench.matrix.precision).
         tf32 = precision_policy(precision).tf32
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
@@ -162,7 +162,7 @@ class TorchBackend(Backend):
             weight_decay=ADAM.weight_decay,
         )
         # float16 gradients underflow: scale the loss up, unscale before the step, skip a step
-        # that overflowed (PyTorch's GradScaler; bench.precision's constants).
+        # that overflowed (PyTorch's GradScaler; bench.matrix.precision's constants).
         scaler = (
             torch.amp.GradScaler(
                 self.device.type,

@@ -16,13 +16,15 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from bench import compare, executors, scenarios
-from bench.cells import DEVICES
+from bench.analysis import compare
 from bench.cli import args as check
 from bench.cli import export, gpucheck, pages, run, selfcheck, show
 from bench.errors import UsageError
-from bench.precision import PRECISIONS
-from bench.profiles import PROFILE_NAMES, available_cores
+from bench.matrix import scenarios
+from bench.matrix.cells import DEVICES
+from bench.matrix.precision import PRECISIONS
+from bench.matrix.profiles import PROFILE_NAMES, available_cores
+from bench.parent import executors
 from bench.terminal import plain
 
 EXIT_USAGE = 2

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from bench.errors import UsageError
-from bench.store import CELLS_FILE, LOCK_FILE, RUN_FILE, TORN_FILE
+from bench.results.store import CELLS_FILE, LOCK_FILE, RUN_FILE, TORN_FILE
 
 MAX_BATCH_SIZE = 1 << 20
 MAX_TIMEOUT_S = 7 * 24 * 3600.0

@@ -1,7 +1,7 @@
 """``export``: stored runs -> pytest-benchmark JSON (one file, or a storage directory) or CSV.
 
 ``--format pytest-benchmark -o FILE``: the file ``pytest --benchmark-json`` would write for
-the run (bench.export). ``--format pytest-benchmark --storage DIR``: each run saved into a
+the run (bench.analysis.export). ``--format pytest-benchmark --storage DIR``: each run saved into a
 pytest-benchmark storage directory, as ``--benchmark-save`` would, for
 ``pytest-benchmark compare``. ``--format csv -o FILE``: the report's frame of fixed-shape
 cells, one row per cell (report.data). Each path written is printed on stdout.
@@ -17,11 +17,11 @@ from types import ModuleType
 from rich.console import Console
 from rich.text import Text
 
-from bench import export as benchmark_json
+from bench.analysis import export as benchmark_json
 from bench.cli import args as check
 from bench.cli.pages import write_output
 from bench.errors import UsageError
-from bench.store import RUN_FILE, Run, load_run
+from bench.results.store import RUN_FILE, Run, load_run
 from bench.terminal import plain
 
 FORMATS = ("pytest-benchmark", "csv")

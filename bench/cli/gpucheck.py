@@ -27,14 +27,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from bench import backends, environment, scenarios, summary
+from bench import backends
+from bench.analysis import summary
 from bench.cli import args as check
 from bench.cli.pages import report_module, write_output
 from bench.cli.run import execute, probe_frameworks, probes_meta, run_meta
 from bench.errors import UsageError
-from bench.profiles import settings_for
-from bench.scenarios.base import MatrixRequest
-from bench.store import load_run, new_run_dir, write_json_atomic
+from bench.matrix import scenarios
+from bench.matrix.profiles import settings_for
+from bench.matrix.scenarios.base import MatrixRequest
+from bench.parent import environment
+from bench.results.store import load_run, new_run_dir, write_json_atomic
 
 MODELS = ("mlp", "cnn", "transformer")
 BACKENDS = (

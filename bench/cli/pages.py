@@ -14,10 +14,10 @@ from types import ModuleType
 from rich.console import Console
 from rich.text import Text
 
-from bench import compare
+from bench.analysis import compare
 from bench.cli import args as check
 from bench.errors import UsageError
-from bench.store import load_run
+from bench.results.store import load_run
 from bench.terminal import plain
 
 EXIT_REGRESSION = 1

@@ -22,32 +22,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 import models
-from bench import (
-    backends,
-    environment,
-    eta,
-    executors,
-    gpu,
-    merge,
-    metrics,
-    peak,
-    probe,
-    scenarios,
-    summary,
-)
-from bench import shard as sharding
+from bench import backends
+from bench import nvml as gpu
+from bench.analysis import metrics, summary
 from bench.backends.base import ADAM, LOSS
-from bench.cells import DEFAULT_REPEATS, MODES, Cell, repeated
 from bench.cli import args as check
 from bench.errors import UsageError
-from bench.precision import POLICIES, PRECISIONS
-from bench.profiles import Settings, available_cores, settings_for
-from bench.record import SCHEMA_VERSION, CellResult
-from bench.runner import Runner, set_for_workers
-from bench.scenarios.base import MatrixRequest
-from bench.shard import Shard
-from bench.store import RUN_FILE, RunLock, load_run, matrix_of, new_run_dir, utc_now
-from bench.store import write_json_atomic as _write_json
+from bench.matrix import scenarios
+from bench.matrix import shard as sharding
+from bench.matrix.cells import DEFAULT_REPEATS, MODES, Cell, repeated
+from bench.matrix.precision import POLICIES, PRECISIONS
+from bench.matrix.profiles import Settings, available_cores, settings_for
+from bench.matrix.scenarios.base import MatrixRequest
+from bench.matrix.shard import Shard
+from bench.parent import environment, eta, executors, merge, peaks
+from bench.parent import probes as probing
+from bench.parent.runner import Runner
+from bench.parent.worker_env import set_for_workers
+from bench.results import device_peak
+from bench.results.record import SCHEMA_VERSION, CellResult
+from bench.results.store import RUN_FILE, RunLock, load_run, matrix_of, new_run_dir, utc_now
+from bench.results.store import write_json_atomic as _write_json
 from bench.terminal import plain
 
 EXIT_INTERRUPTED = 130
@@ -132,15 +127,15 @@ def executor_from(a: argparse.Namespace, cells: list[Cell]) -> executors.Executo
 
 def probe_frameworks(
     cells: list[Cell], pythons: dict[str, str], device: str, err: Console
-) -> dict[str, probe.Probe]:
+) -> dict[str, probing.Probe]:
     """Ask each framework of the matrix, in its own interpreter, what it can do here; on
-    CUDA a framework that cannot see the GPU stops the run (bench.probe)."""
+    CUDA a framework that cannot see the GPU stops the run (bench.worker.probe)."""
     frameworks = list(dict.fromkeys(c.framework for c in cells))
     err.print(Text(f"graphbench: probing {', '.join(frameworks)} ({device})"))
-    return probe.check(frameworks, pythons, device)
+    return probing.check(frameworks, pythons, device)
 
 
-def probes_meta(probes: dict[str, probe.Probe]) -> dict[str, Any]:
+def probes_meta(probes: dict[str, probing.Probe]) -> dict[str, Any]:
     """What run.json records of the probes: each framework's interpreter, version, CUDA
     build and driver, and the harness floor."""
     return {
@@ -158,12 +153,12 @@ def measure_peak(
     err: Console,
 ) -> dict[str, Any]:
     """run.json's ``device_peak``: what the device does in a large matmul per precision and a
-    large copy, measured before any cell in each framework's interpreter (bench.peak)."""
-    frameworks = peak.frameworks_of(probes)
+    large copy, measured before any cell in each framework's interpreter (bench.worker.peak)."""
+    frameworks = peaks.frameworks_of(probes)
     if frameworks:
         err.print(Text(f"graphbench: measuring the device's peak in {', '.join(frameworks)}"))
-    measured = peak.for_run(probes, pythons, device, threads, [c.precision for c in cells])
-    err.print(Text(plain(f"graphbench: device peak: {peak.describe(measured)}")))
+    measured = peaks.for_run(probes, pythons, device, threads, [c.precision for c in cells])
+    err.print(Text(plain(f"graphbench: device peak: {device_peak.describe(measured)}")))
     return measured
 
 
@@ -294,7 +289,7 @@ def execute(
     settings: Settings,
     out: Console,
     err: Console,
-    probes: dict[str, probe.Probe] | None = None,
+    probes: dict[str, probing.Probe] | None = None,
     deadline: float | None = None,
     executor: executors.Executor | None = None,
 ) -> int:
@@ -318,7 +313,7 @@ def _execute(
     settings: Settings,
     out: Console,
     err: Console,
-    probes: dict[str, probe.Probe],
+    probes: dict[str, probing.Probe],
     deadline: float | None = None,
     executor: executors.Executor | None = None,
 ) -> int:

@@ -1,7 +1,7 @@
 """``selfcheck``: does graphbench time a step as each framework's own timer does?
 
 For a few cheap cells it starts one process per cell, set up exactly as a worker
-(bench.selfcheck: pinning, thread settings, environment, compile-cache directories), which
+(bench.worker.selfcheck: pinning, thread settings, environment, compile-cache directories), which
 builds the backend once and then alternates graphbench's own steady-state measurement
 with the framework's standard timing tool on the same step and inputs
 (``Backend.standard_timer``: ``torch.utils.benchmark.Timer.blocked_autorange``, a
@@ -16,28 +16,32 @@ is not installed is reported as not checked. Nothing here imports a framework.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 import models
-from bench import backends, scenarios
-from bench.cell_task import CellTask, run_task
-from bench.cells import MODES, Cell
+from bench import backends
 from bench.cli import args as check
-from bench.profiles import PROFILE_NAMES, Settings, available_cores, settings_for
-from bench.runner import classify, worker_env
-from bench.scenarios.base import MatrixRequest
+from bench.matrix import scenarios
+from bench.matrix.cells import MODES, Cell
+from bench.matrix.job import Job
+from bench.matrix.profiles import PROFILE_NAMES, Settings, available_cores, settings_for
+from bench.matrix.scenarios.base import MatrixRequest
+from bench.parent.cell_task import CellTask, run_task
+from bench.parent.runner import classify
+from bench.parent.worker_env import importable, worker_env
 from bench.terminal import plain
-from bench.worker import Job
 
 DEVICE = "cpu"  # the tolerance below is stated for the CPU (see the README's section)
 DEFAULT_MODELS = ("mlp", "cnn")
@@ -131,16 +135,19 @@ def planned_cells(a: argparse.Namespace) -> list[Cell]:
 
 def reference_file(cell: Cell, seed: int, directory: Path) -> Path:
     """The block's float64 NumPy reference outputs (the first call is checked against them),
-    computed once per block."""
-    scenario = scenarios.get(cell.scenario)
-    path = directory / scenario.reference_name(cell, seed)
+    computed once per block, in a process of its own as a run computes them."""
+    path = directory / scenarios.get(cell.scenario).reference_name(cell, seed)
     if not path.exists():
-        np.savez(path, **scenario.reference(cell, seed))  # type: ignore[arg-type]
+        job = directory / f"{path.stem}-job.json"
+        job.write_text(json.dumps({"cell": cell.to_dict(), "seed": seed}))
+        env = {**os.environ, "PYTHONPATH": importable(os.environ.get("PYTHONPATH"))}
+        argv = [sys.executable, "-m", "bench.worker.expected", str(job), str(path)]
+        subprocess.run(argv, env=env, check=True, capture_output=True)
     return path
 
 
 def run_child(cell: Cell, settings: Settings, rounds: int, expected: Path) -> dict[str, Any]:
-    """One ``python -m bench.selfcheck`` process for the cell, started as its worker would be
+    """One ``python -m bench.worker.selfcheck`` process for the cell, started as its worker would be
     (environment, process group, timeout, watchdog, compile caches of its own)."""
     info = backends.get(cell.backend)
     timeout_s = settings.timeout_s * info.timeout_factor
@@ -148,7 +155,7 @@ def run_child(cell: Cell, settings: Settings, rounds: int, expected: Path) -> di
         job=Job("selfcheck", cell, settings, str(expected), "cold"),
         index=0,
         expected_path=str(expected),
-        worker=(sys.executable, "-m", "bench.selfcheck", str(rounds)),
+        worker=(sys.executable, "-m", "bench.worker.selfcheck", str(rounds)),
         env=worker_env(cell, settings),
         cache_env=backends.framework(cell.framework).cache_env if info.persistent_cache else {},
         warm_start=False,

@@ -11,12 +11,15 @@ from rich.table import Table
 from rich.text import Text
 
 import models
-from bench import backends, environment, scenarios, summary
-from bench.precision import POLICY, PRECISIONS
-from bench.profiles import PROFILE_NAMES, available_cores, settings_for
-from bench.profiles import describe as describe_profile
-from bench.store import load_run
-from bench.streams import STRATEGY_HELP, STREAM_STEPS, STREAMS
+from bench import backends
+from bench.analysis import summary
+from bench.matrix import scenarios
+from bench.matrix.precision import POLICY, PRECISIONS
+from bench.matrix.profiles import PROFILE_NAMES, available_cores, settings_for
+from bench.matrix.profiles import describe as describe_profile
+from bench.matrix.streams import STRATEGY_HELP, STREAM_STEPS, STREAMS
+from bench.parent import environment
+from bench.results.store import load_run
 from bench.terminal import plain
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench import scenarios
-from bench.store import Run
+from bench.matrix import scenarios
+from bench.results.store import Run
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The report's fixed-shape section: headline speedups, figures 1-6, tables, citations.
 
-Every number comes from bench.metrics through ``cells_frame`` and ``break_even_frame``;
+Every number comes from bench.analysis.metrics through ``cells_frame`` and ``break_even_frame``;
 the figures (report.plots) and tables only arrange and format them.
 """
 
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import metrics, peak
-from bench.contention import CONTENDED_SHARE
-from bench.metrics import DEFINITIONS, NOISY_IQR_RATIO, TORCH_EAGER, Baselines
-from bench.record import STATUSES, CellResult
-from bench.store import Run
-from bench.trace import TRACE_DIR
+from bench.analysis import metrics
+from bench.analysis.metrics import DEFINITIONS, NOISY_IQR_RATIO, TORCH_EAGER, Baselines
+from bench.analysis.traces import TRACE_DIR
+from bench.results.device_peak import describe as describe_peak
+from bench.results.record import CONTENDED_SHARE, STATUSES, CellResult
+from bench.results.store import Run
 from report import fmt, frame, plots
 from report.figures import figure
 from report.sections import Options, Section
@@ -45,13 +45,14 @@ def _memory(r: CellResult) -> tuple[float, str, str]:
 
 
 def floor_us(run: Run, framework: str) -> float | None:
-    """The run's harness floor for a framework (bench.probe; None in runs that predate it)."""
+    """The run's harness floor for a framework (bench.worker.probe; None in runs that predate "
+    "it)."""
     floor = ((run.meta.get("harness_floor_us") or {}).get(framework) or {}).get("median")
     return float(floor) if isinstance(floor, (int, float)) else None
 
 
 def peak_columns(run: Run, r: CellResult) -> dict:
-    """A cell against its run's measured device peak (run.json ``device_peak``, bench.peak):
+    """A cell against its run's measured device peak (run.json ``device_peak``, bench.worker.peak):
     the peak of its precision, the share of it the cell achieved, whether that is
     impossible, and how the peak was measured."""
     device_peak = run.meta.get("device_peak")
@@ -61,7 +62,7 @@ def peak_columns(run: Run, r: CellResult) -> dict:
         "peak_flops_per_s": frame.num(value),
         "fraction_of_peak": frame.num(metrics.fraction_of_peak(r, device_peak)),
         "impossible": metrics.impossible(r, device_peak),
-        "peak_how": peak.describe(device_peak, r.cell.precision) if value else "",
+        "peak_how": describe_peak(device_peak, r.cell.precision) if value else "",
         "peak_contention": frame.num(contention),
     }
 
@@ -151,7 +152,7 @@ def samples_frame(cells: pd.DataFrame) -> pd.DataFrame:
 
 def break_even_frame(cells: pd.DataFrame) -> pd.DataFrame:
     """Every ok static cell whose block has an ok eager cell: its break-even, cold and warm
-    (bench.metrics.break_even), beside the starts and medians it comes from."""
+    (bench.analysis.metrics.break_even), beside the starts and medians it comes from."""
     ok = cells[(cells["status"] == "ok") & cells["static"]]
     has_baseline = [b.kind is not metrics.BreakEvenKind.NO_BASELINE for b in ok["break_even"]]
     # .loc with a typed mask: a bare empty list would select no *columns* instead of no rows.
@@ -179,7 +180,8 @@ def break_even_frame(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def geomean_frame(cells: pd.DataFrame, include_contended: bool = False) -> pd.DataFrame:
-    """Per backend, mode and device: geometric-mean speedups (bench.metrics.geomean) and how
+    """Per backend, mode and device: geometric-mean speedups (bench.analysis.metrics.geomean) and
+    how
     many workloads they cover. A workload is a model at one batch size. ``covered`` counts
     the workloads with a speedup (the cell and its baseline are both ok, and neither was
     contended unless ``include_contended``), ``total`` those the backend was asked to run."""
@@ -534,7 +536,7 @@ def precision_table(cells: pd.DataFrame) -> Table:
             "the same error of its framework's float32 eager output: the part of the cell's "
             "error the backend would have in float32",
         ),
-        Column("tolerance", True, "the precision's parity tolerance (bench.precision)"),
+        Column("tolerance", True, "the precision's parity tolerance (bench.matrix.precision)"),
     )
     return Table("precision-table", columns, tuple(rows), "Every cell is float32.")
 
@@ -643,7 +645,7 @@ def cite_peak(run: Run) -> str | None:
     device_peak = run.meta.get("device_peak")
     if not isinstance(device_peak, dict) or not device_peak.get("flops_per_s"):
         return None
-    return f"{peak.describe(device_peak)}; {_run(run.run_id, frame.commit_of(run))}"
+    return f"{describe_peak(device_peak)}; {_run(run.run_id, frame.commit_of(run))}"
 
 
 def impossible_warning(cells: pd.DataFrame) -> str | None:
@@ -789,7 +791,8 @@ CAPTIONS: dict[str, tuple[str, str]] = {
         "across batch sizes and models, and a lower bound on the arithmetic done. Computed "
         f"by {DEFINITIONS['flops'].function}. Where the run measured its device's peak at the "
         "start (run.json device_peak: the best of several large matrix multiplies in the "
-        "precision's matmul mode, bench.peak), a dashed line marks it and the top axis reads "
+        "precision's matmul mode, bench.worker.peak), a dashed line marks it and the top axis "
+        "reads "
         "the share of it (% of peak, computed by "
         f"{DEFINITIONS['fraction_of_peak'].function}); a point beyond the line, circled in red, "
         f"is impossible ({DEFINITIONS['impossible'].function}): its timing or its FLOP count "

@@ -1,7 +1,7 @@
 """The report's stream section: what a stream of varying shapes costs each backend.
 
 A table and a cumulative-time figure per stream (model, mode, stream, batch size,
-device); every number from bench.metrics (total, compile time and share, steady step,
+device); every number from bench.analysis.metrics (total, compile time and share, steady step,
 padding, shapes, the step at which a static backend overtakes its eager one).
 """
 
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench import metrics
-from bench.metrics import DEFINITIONS, EAGER_STRATEGY, Baselines, OvertakeKind
-from bench.record import STATUSES, CellResult, Status
-from bench.store import Run
-from bench.streams import STRATEGIES, STRATEGY_HELP, STREAMS
+from bench.analysis import metrics
+from bench.analysis.metrics import DEFINITIONS, EAGER_STRATEGY, Baselines, OvertakeKind
+from bench.matrix.streams import STRATEGIES, STRATEGY_HELP, STREAMS
+from bench.results.record import STATUSES, CellResult, Status
+from bench.results.store import Run
 from report import fmt, frame, plots
 from report.figures import FigureBlock, figure
 from report.sections import Options, Section
@@ -38,14 +38,15 @@ def _settings(run: Run) -> dict:
 
 
 def stream_description(run: Run, stream: str) -> str:
-    """What run.json says the stream is (bench.streams' text for runs that did not record it)."""
+    """What run.json says the stream is (bench.matrix.streams' text for runs that did not record "
+    "it)."""
     recorded = (_settings(run).get("streams") or {}).get(stream) or {}
     known = STREAMS.get(stream)
     return recorded.get("description") or (known.description if known else "not recorded")
 
 
 def strategy_descriptions(runs: Sequence[Run]) -> dict[str, str]:
-    """Each strategy as the runs recorded it (bench.streams' text where none did)."""
+    """Each strategy as the runs recorded it (bench.matrix.streams' text where none did)."""
     out = dict(STRATEGY_HELP)
     for run in runs:
         out.update(_settings(run).get("strategies") or {})

@@ -1,0 +1,360 @@
+"""Parent side: decides what to run, hands each cell to an executor, records the result.
+
+The parent never imports a framework. Each cell's worker starts from a clean
+interpreter (no warm caches, allocator state or threads left by another backend),
+gets empty compile-cache directories of its own, and is killed with its whole process
+group if it outlives the timeout (bench.parent.cell_task). Whatever happens to a worker
+becomes a status with a reason, and the run goes on. The runner alone appends to
+``cells.jsonl``, whatever the executor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from bench import backends
+from bench.analysis.traces import TRACE_DIR, TRACE_STEPS, top_ops
+from bench.errors import SchemaError
+from bench.matrix import precision, scenarios
+from bench.matrix.cells import Cell
+from bench.matrix.job import EXPECTED_DIR, Job
+from bench.matrix.profiles import Settings
+from bench.parent.cell_task import CellTask, TaskResult, WorkerRun, run_process
+from bench.parent.executors import Executor, LocalExecutor
+from bench.parent.worker_env import importable, worker_env
+from bench.results.record import CellResult, Outcome, Process, Status, Trace, WarmStart
+from bench.results.store import CELLS_FILE, append_result, read_results, repair_torn_tail, utc_now
+
+SIGNAL_NAMES = {-s.value: s.name for s in signal.Signals}
+MIN_TIMEOUT_S = 30.0
+NO_PERSISTENT_CACHE = "no persistent compile cache: a new process starts cold"
+
+
+def classify(run: WorkerRun, timeout_s: float) -> Outcome:
+    """The outcome of a worker that ended without its own verdict (crash, signal, timeout)."""
+    last = next((line.strip() for line in reversed(run.output_tail) if line.strip()), "")
+    detail = f": {last}" if last else ""
+    if run.timed_out:
+        return Outcome(
+            Status.TIMEOUT, f"no result within the {timeout_s:g} s timeout; worker killed"
+        )
+    if run.exit_code < 0:
+        name = SIGNAL_NAMES.get(run.exit_code, f"signal {-run.exit_code}")
+        if name == "SIGKILL" and run.oom_killed:
+            return Outcome(Status.OOM, "worker killed by the kernel's out-of-memory killer")
+        if name == "SIGKILL":
+            why = (
+                "not by the out-of-memory killer: its counters did not move"
+                if run.oom_killed is False
+                else "the kernel's out-of-memory counters could not be read"
+            )
+            return Outcome(Status.FAILED, f"worker killed by SIGKILL ({why}){detail}")
+        return Outcome(Status.FAILED, f"worker died of {name}{detail}")
+    if run.exit_code != 0:
+        return Outcome(Status.FAILED, f"worker exited with code {run.exit_code}{detail}")
+    return Outcome(Status.FAILED, f"worker exited without writing a result{detail}")
+
+
+class Runner:
+    """Runs the cells of a run directory's matrix through an executor into cells.jsonl."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        run_id: str,
+        settings: Settings,
+        matrix: Sequence[Cell] = (),
+        positions: Sequence[int] | None = None,
+        pythons: dict[str, str] | None = None,
+        unavailable: dict[str, str] | None = None,
+        executor: Executor | None = None,
+        worker: Sequence[str] | None = None,
+        expected_job: Sequence[str] = (sys.executable, "-m", "bench.worker.expected"),
+        deadline: float | None = None,
+        trace: bool = False,
+    ):
+        self.run_dir = run_dir
+        self.run_id = run_id
+        self.settings = settings
+        self.pythons = dict(pythons or {})
+        # Frameworks whose interpreter lacks them (bench.worker.probe): their cells are skipped.
+        self.unavailable = dict(unavailable or {})
+        self.executor = executor or LocalExecutor()
+        self.worker = tuple(worker) if worker else None  # a stand-in worker (tests)
+        self.expected_job = list(expected_job)
+        # Each cell's place in the whole matrix (names its logs); a shard's are its
+        # positions in the unsharded matrix, so merged shards never share a log name.
+        places = range(len(matrix)) if positions is None else positions
+        self.index = {cell.key(): i for cell, i in zip(matrix, places, strict=True)}
+        # time.monotonic() after which no cell is started (None: no budget).
+        self.deadline = deadline
+        self.trace = trace  # a profiling worker after each cell's measured ones (--trace)
+        (run_dir / "logs").mkdir(exist_ok=True)
+        (run_dir / EXPECTED_DIR).mkdir(exist_ok=True)
+        self.notes = [n for n in [repair_torn_tail(run_dir / CELLS_FILE)] if n]
+        results, read_notes = read_results(run_dir / CELLS_FILE)
+        self.notes += read_notes
+        self.results: list[CellResult] = results
+
+    def pending(self, cells: Sequence[Cell]) -> list[Cell]:
+        """Cells with no result yet (all of them in a new run; the rest when resuming), and
+        cells whose task the executor lost (a dead node): nothing of them was measured."""
+        done = {r.cell.key() for r in self.results if not (r.process and r.process.lost)}
+        return [c for c in cells if c.key() not in done]
+
+    def run(
+        self,
+        cells: Sequence[Cell],
+        on_start: Callable[[Cell], None] = lambda c: None,
+        on_done: Callable[[CellResult], None] = lambda r: None,
+    ) -> list[CellResult]:
+        finished: list[CellResult] = []
+
+        def record(result: CellResult) -> None:
+            append_result(self.run_dir, result)
+            self.results.append(result)
+            finished.append(result)
+            on_done(result)
+
+        # Every reference first (float64 NumPy, and a reduced precision's float32 eager run),
+        # so that none is computed while a timing cell runs, whatever the executor.
+        ready: list[tuple[Cell, Path, Path | None]] = []
+        for cell in cells:
+            reason = self.skip_reason(cell)
+            try:
+                if reason is None:
+                    ready.append((cell, self.ensure_expected(cell), self.ensure_eager32(cell)))
+                    continue
+            except RuntimeError as exc:  # a reference could not be computed
+                reason = Status.FAILED, str(exc)
+            on_start(cell)
+            record(self.not_run(cell, *reason))
+
+        def tasks():
+            for cell, expected_path, eager32_path in ready:
+                if self.deadline is not None and time.monotonic() > self.deadline:
+                    return  # out of time: the rest is left for resume
+                yield self.task(cell, expected_path, eager32_path)
+
+        def started(task: CellTask) -> None:
+            on_start(task.job.cell)
+
+        def done(task: CellTask, outcome: TaskResult) -> None:
+            record(self.settle(task, outcome))
+
+        self.executor.run(tasks(), started, done)
+        return finished
+
+    # --- before a worker --------------------------------------------------------------
+    def skip_reason(self, cell: Cell) -> tuple[Status, str] | None:
+        """Why a cell is recorded without running a worker, or None."""
+        reason = scenarios.get(cell.scenario).not_applicable(cell)
+        reason = reason or precision.not_applicable(cell.precision, cell.device)
+        if reason:
+            return Status.NOT_APPLICABLE, reason
+        if cell.framework in self.unavailable:
+            return Status.SKIPPED, self.unavailable[cell.framework]
+        if cell.framework not in self.pythons:
+            missing = backends.not_installed_reason(cell.framework)
+            if missing:
+                return Status.SKIPPED, missing
+        return None
+
+    def not_run(self, cell: Cell, status: Status, reason: str) -> CellResult:
+        """A cell recorded without a worker (not applicable, not installed, no reference)."""
+        verdict = Outcome(status, reason)
+        return CellResult(
+            run_id=self.run_id, cell=cell, outcome=verdict, process=self.process_of(None, verdict)
+        )
+
+    def task(self, cell: Cell, expected_path: Path, eager32_path: Path | None) -> CellTask:
+        framework = backends.framework(cell.framework)
+        info = backends.get(cell.backend)
+        python = self.pythons.get(cell.framework, sys.executable)
+        worker = self.worker or (python, "-m", "bench.worker")
+        eager32 = None if eager32_path is None else str(eager32_path)
+        return CellTask(
+            job=Job(self.run_id, cell, self.settings, "", "cold", eager32),
+            index=self.index.get(cell.key(), len(self.index)),
+            expected_path=str(expected_path),
+            worker=worker,
+            env=worker_env(cell, self.settings),
+            # Only a backend whose compilation persists gets a persistent cache: for an
+            # eager backend it would only add writes (op-by-op JAX would serialise every
+            # primitive).
+            cache_env=framework.cache_env if info.persistent_cache else {},
+            warm_start=scenarios.get(cell.scenario).warm_start and bool(info.persistent_cache),
+            timeout_s=self.timeout_of(cell),
+            trace=self.trace and cell.scenario == "fixed",
+        )
+
+    def timeout_of(self, cell: Cell) -> float:
+        """The profile's per-cell timeout, scaled for backends that compile for long, and
+        never past the run's deadline (a time budget, as gpu-check's)."""
+        timeout = self.settings.timeout_s * backends.get(cell.backend).timeout_factor
+        if self.deadline is not None:
+            timeout = min(timeout, max(MIN_TIMEOUT_S, self.deadline - time.monotonic()))
+        return timeout
+
+    def ensure_expected(self, cell: Cell) -> Path:
+        """The reference outputs of this cell's block, computed once in a process of its own."""
+        name = scenarios.get(cell.scenario).reference_name(cell, self.settings.seed)
+        env = {**os.environ, "PYTHONPATH": importable(os.environ.get("PYTHONPATH"))}
+        return self._reference(cell, name, self.expected_job, env, "NumPy reference")
+
+    def ensure_eager32(self, cell: Cell) -> Path | None:
+        """A reduced precision's comparison: the block's outputs from the cell's framework,
+        eager, in float32, computed once per framework in its own interpreter (None for
+        float32 cells and scenarios that do not compare)."""
+        scenario = scenarios.get(cell.scenario)
+        if cell.precision == "float32" or not scenario.compares_eager_float32:
+            return None
+        name = scenario.reference_name(cell, self.settings.seed)
+        name = name.replace(".npz", f"-{cell.framework}-eager-float32.npz")
+        python = self.pythons.get(cell.framework, sys.executable)
+        job = [python, "-m", "bench.worker.expected"]
+        env = worker_env(cell, self.settings)
+        what = f"{cell.framework} float32 eager output"
+        return self._reference(cell, name, job, env, what, eager32=True)
+
+    def _reference(
+        self, cell: Cell, name: str, job: list[str], env: dict, what: str, eager32: bool = False
+    ) -> Path:
+        """A reference file of the run (computed once, in a process of its own)."""
+        path = self.run_dir / EXPECTED_DIR / name
+        if path.exists():
+            return path
+        seed, timeout_s = self.settings.seed, self.settings.timeout_s
+        job_path = path.with_suffix(".job.json")
+        job_path.write_text(json.dumps({"cell": cell.to_dict(), "seed": seed, "eager32": eager32}))
+        run = run_process([*job, str(job_path), str(path)], env, timeout_s)
+        job_path.unlink()
+        (self.run_dir / "logs" / f"{path.stem}-expected.log").write_text(run.log)
+        if not path.exists():
+            raise RuntimeError(f"{what} failed: {classify(run, timeout_s).error}")
+        return path
+
+    # --- after the workers: the runner's named steps ----------------------------------
+    def settle(self, task: CellTask, outcome: TaskResult) -> CellResult:
+        """The cell's result: the worker's own, plus what only the parent knows."""
+        cell, cold = task.job.cell, outcome.cold
+        if outcome.lost is not None:  # no worker output came back: only the reason
+            lost = Outcome(Status.FAILED, outcome.lost)
+            return CellResult(
+                run_id=self.run_id, cell=cell, outcome=lost, process=self.process_of(outcome, lost)
+            )
+        stem = cell.file_stem(task.index)
+        self.write_log(stem, cold)
+        if outcome.warm is not None:
+            self.write_log(f"{stem}-warm", outcome.warm)
+        result, unreadable = self.worker_result(cell, cold)
+        verdict = result.outcome
+        if unreadable:
+            verdict = Outcome(Status.FAILED, f"worker wrote an unreadable result: {unreadable}")
+        elif cold.timed_out or verdict is None:
+            verdict = classify(cold, task.timeout_s)
+            if result.passes is not None and result.passes.step_ms and result.passes.lengths:
+                done, total = len(result.passes.step_ms), len(result.passes.lengths)
+                verdict = replace(
+                    verdict, error=f"{verdict.error} (first pass at step {done} of {total})"
+                )
+        return replace(
+            result,
+            outcome=verdict,
+            warm=self.warm_start_of(task, result, outcome.warm, verdict),
+            trace=self.trace_of(task, outcome, stem),
+            process=self.process_of(outcome, verdict, stem),
+        )
+
+    def worker_result(self, cell: Cell, run: WorkerRun) -> tuple[CellResult, str | None]:
+        """The worker's checkpointed result (validated), or an empty one and why it is not."""
+        empty = CellResult(run_id=self.run_id, cell=cell)
+        if run.result is None:
+            return empty, None
+        try:
+            result = CellResult.from_json(run.result, "worker result")
+        except SchemaError as exc:
+            return empty, str(exc)
+        if result.cell != cell or result.run_id != self.run_id:
+            return empty, f"it is for {result.cell.label()} of run {result.run_id}"
+        return result, None
+
+    def warm_start_of(
+        self, task: CellTask, cold: CellResult, warm: WorkerRun | None, verdict: Outcome
+    ) -> WarmStart | None:
+        """What a second process of an ok fixed-shape cell pays for its first call."""
+        scenario = scenarios.get(task.job.cell.scenario)
+        if not scenario.warm_start or verdict.status is not Status.OK:
+            return None
+        cache = backends.get(task.job.cell.backend).persistent_cache
+        if cache is None or warm is None:
+            return WarmStart(warm_start=NO_PERSISTENT_CACHE)
+        result, unreadable = self.worker_result(task.job.cell, warm)
+        if not unreadable and result.ok and result.build and result.first_call:
+            return WarmStart(
+                warm_start=cache,
+                build_warm_s=result.build.build_s,
+                first_call_warm_s=result.first_call.first_call_s,
+                warmup_warm_ms=result.steady.warmup_ms if result.steady else [],
+            )
+        why = unreadable or (result.outcome or classify(warm, task.timeout_s)).error
+        status = "failed" if unreadable or result.outcome is None else str(result.status)
+        return WarmStart(warm_start=f"warm worker {status}: {why}")
+
+    def trace_of(self, task: CellTask, outcome: TaskResult, stem: str) -> Trace | None:
+        """The profiling worker's trace, kept under traces/<cell>/, and its top operations
+        by self time (bench.analysis.traces); None where no trace was asked or the cell was not
+        ok."""
+        if not task.trace or outcome.trace is None:
+            return None
+        cell = task.job.cell
+        tool = backends.framework(cell.framework).profiler
+        self.write_log(f"{stem}-trace", outcome.trace)
+        result, unreadable = self.worker_result(cell, outcome.trace)
+        if unreadable or not result.ok:
+            why = unreadable or (result.outcome or classify(outcome.trace, task.timeout_s)).error
+            return Trace(trace_tool=tool, trace_error=f"the profiling worker failed: {why}")
+        folder = self.run_dir / TRACE_DIR / stem
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in outcome.trace_files.items():
+            (folder / name).write_bytes(data)
+        names = [f"{TRACE_DIR}/{stem}/{name}" for name in outcome.trace_files]
+        chrome = [n for n in outcome.trace_files if n.endswith((".json", ".json.gz"))]
+        if not chrome:
+            return Trace(trace_tool=tool, trace_files=names, trace_error="no Chrome-trace file")
+        try:
+            ops = top_ops(folder / chrome[0])
+        except (OSError, ValueError) as exc:
+            return Trace(trace_tool=tool, trace_files=names, trace_error=f"unreadable: {exc}")
+        return Trace(trace_tool=tool, trace_steps=TRACE_STEPS, trace_files=names, top_ops=ops)
+
+    def process_of(self, outcome: TaskResult | None, verdict: Outcome, stem: str = "") -> Process:
+        """What only the parent knows: when, how long, how the worker ended, where its log is
+        (``outcome`` None: no worker was started)."""
+        if outcome is None:
+            return Process(started_utc=utc_now(), wall_s=0.0)
+        if outcome.lost is not None:  # the executor lost it: no exit code, no log
+            return Process(
+                started_utc=outcome.started_utc,
+                wall_s=outcome.wall_s,
+                executor=self.executor.name,
+                lost=True,
+            )
+        return Process(
+            started_utc=outcome.started_utc,
+            wall_s=outcome.wall_s,
+            worker_exit_code=outcome.cold.exit_code,
+            output_tail=[] if verdict.status is Status.OK else outcome.cold.output_tail,
+            log=f"logs/{stem}.log",
+            executor=self.executor.name,
+        )
+
+    def write_log(self, stem: str, run: WorkerRun) -> None:
+        (self.run_dir / "logs" / f"{stem}.log").write_text(run.log)

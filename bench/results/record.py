@@ -1,0 +1,569 @@
+"""A cell's result: typed, grouped by meaning, with one writer per group.
+
+``CellResult`` is what one cell measured and what happened to its process. It is
+stored as one flat JSON object per line of ``cells.jsonl`` (every group's fields side
+by side, so ``pandas.read_json(path, lines=True)`` gives one column per field), and read
+back through ``CellResult.from_json``, which validates every field (type, range, finite,
+names known to the registries) and says in one line which file, line and field is wrong.
+
+Who writes what (each group is built in exactly one function; tests/test_record.py
+checks this in the code):
+
+==============  =====================================  ===================================
+group           fields                                  written by
+==============  =====================================  ===================================
+identity        schema_version, run_id, the Cell's      the runner, from the matrix
+                fields, framework
+setup           framework_version, framework_settings,  worker.setup_of (before anything
+                cpu_affinity, host, interpreter,        runs)
+                python, packages
+build           build_s, flops_per_step                 worker.scenarios.base.build_model
+parity          parity_max_rel_err, parity_tolerance,   bench.worker.parity.check
+                parity_output, parity_float32_
+                eager_err
+first_call      first_call_s                            worker.scenarios.fixed.first_call
+steady          warmup_ms, samples_ms, pipeline_steps,  worker.scenarios.fixed.steady_state
+                pipeline_s, compilations, cuda_graphs
+passes          lengths, fed_lengths, parity_steps,     worker.scenarios.stream.run_passes
+                step_ms, compiled_at, steady_step_ms,
+                compilations, compilations_second_pass
+memory          peak_host_rss_bytes, host_memory_       worker.memory_of
+                counter, peak_device_bytes,
+                device_memory_counter,
+                peak_gpu_process_bytes,
+                gpu_process_memory_counter
+gpu             gpu_index, gpu_uuid, gpu_name, gpu_     worker.gpu_of
+                memory_bytes, gpu_sm_clock_mhz,
+                gpu_memory_clock_mhz, gpu_power_
+                limit_w, gpu_temperature_start_c,
+                gpu_temperature_end_c, gpu_
+                throttle_reasons
+contention      contention, contended, load_average,    contention.measured (the worker's
+                gpu_other_processes                     samples, watched by CpuWatch)
+warm            warm_start, build_warm_s,               runner.warm_start_of (from the
+                first_call_warm_s, warmup_warm_ms       warm worker's own first call and
+                                                        warm-up)
+trace           trace_tool, trace_steps, trace_files,   runner.trace_of (from the profiling
+                top_ops, trace_error                    worker's files, bench.analysis.traces)
+process         started_utc, wall_s, worker_exit_code,  runner.process_of
+                output_tail, log, executor, lost
+outcome         status, error                           the worker's verdict (its
+                                                        scenario's measure, or run_job
+                                                        where the backend cannot run or
+                                                        raises); the runner where a worker
+                                                        ended without one (settle) or was
+                                                        never started (not_run)
+==============  =====================================  ===================================
+
+Nothing derived is stored: latency statistics, throughput, speedups, break-even,
+overtaking, compile time of a stream and FLOP/s are computed on read by bench.analysis.metrics.
+The schema's history is ``SCHEMA_HISTORY`` below and CHANGELOG.md.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields
+from enum import Enum, StrEnum
+from typing import Any, ClassVar
+
+from bench.errors import SchemaError
+from bench.matrix.cells import DEVICES, IDENTITY_FIELDS, MODES, Cell
+
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
+SCHEMA_HISTORY = {
+    1: "flat record with derived fields (latency_ms, throughput_per_s, break-even, stream "
+    "totals) stored beside the raw ones; scenario 'dynamic'; not-applicable cells were "
+    "'skipped' with an error starting 'not applicable'; threads_set",
+    2: "derived fields no longer stored (bench.analysis.metrics computes them); scenario 'stream'; "
+    "status 'not-applicable'; framework_settings (was threads_set); repetition in the "
+    "identity; setup fields host, interpreter, python, packages; process field log",
+}
+
+
+class Status(StrEnum):
+    OK = "ok"
+    MISMATCH = "mismatch"  # output disagreed with the float64 reference: not timed
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    SKIPPED = "skipped"  # could not run here (framework not installed, device missing)
+    NOT_APPLICABLE = "not-applicable"  # the combination means nothing (eager + dynamic)
+
+
+STATUSES = tuple(s.value for s in Status)
+
+
+def _f(minimum: float | None = None, **meta: Any) -> Any:
+    """A field that defaults to None, with an optional lower bound checked on read."""
+    return field(default=None, metadata={"min": minimum, **meta})
+
+
+@dataclass(frozen=True)
+class Group:
+    """A dataclass of fields stored side by side in the flat record."""
+
+    NAME: ClassVar[str]
+
+
+@dataclass(frozen=True)
+class Outcome(Group):
+    NAME = "outcome"
+    status: Status
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Setup(Group):
+    NAME = "setup"
+    framework_version: str | None = None
+    framework_settings: dict[str, Any] = field(default_factory=dict)
+    cpu_affinity: list[int] = field(default_factory=list)
+    host: str | None = None
+    interpreter: str | None = None
+    python: str | None = None
+    packages: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Build(Group):
+    NAME = "build"
+    build_s: float = _f(0)
+    flops_per_step: int | None = _f(0)
+
+
+@dataclass(frozen=True)
+class Parity(Group):
+    NAME = "parity"
+    # None: the output was not finite (NaN or inf), which no tolerance admits.
+    parity_max_rel_err: float | None = _f(0)
+    parity_tolerance: float = _f(0)
+    parity_output: str = "logits"
+    # A reduced precision's cell: the same error of its framework's float32 eager output, so
+    # a reader sees how much of parity_max_rel_err is the precision and how much the backend.
+    parity_float32_eager_err: float | None = _f(0)
+
+
+@dataclass(frozen=True)
+class FirstCall(Group):
+    NAME = "first_call"
+    first_call_s: float = _f(0)
+
+
+@dataclass(frozen=True)
+class Steady(Group):
+    NAME = "steady"
+    warmup_ms: list[float] = field(default_factory=list)
+    samples_ms: list[float] = field(default_factory=list)
+    pipeline_steps: int | None = _f(1)
+    pipeline_s: float | None = _f(0)
+    compilations: int | None = _f(0)
+    # CUDA-graph backends: asked for, really used, and why not (Backend.cuda_graphs).
+    cuda_graphs: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Passes(Group):
+    NAME = "passes"
+    lengths: list[int] = field(default_factory=list)
+    fed_lengths: list[int] = field(default_factory=list)
+    parity_steps: list[int] = field(default_factory=list)
+    step_ms: list[float] = field(default_factory=list)
+    compiled_at: list[int] = field(default_factory=list)
+    steady_step_ms: list[float] = field(default_factory=list)
+    compilations: int | None = _f(0)
+    compilations_second_pass: int | None = _f(0)
+
+
+@dataclass(frozen=True)
+class Memory(Group):
+    NAME = "memory"
+    peak_host_rss_bytes: int | None = _f(0)
+    host_memory_counter: str | None = None
+    # The framework allocator's peak, and the counter it comes from.
+    peak_device_bytes: int | None = _f(0)
+    device_memory_counter: str | None = None
+    # The driver's view of the worker's GPU memory (bench.nvml), the same for every framework.
+    peak_gpu_process_bytes: int | None = _f(0)
+    gpu_process_memory_counter: str | None = None
+
+
+@dataclass(frozen=True)
+class Gpu(Group):
+    """The GPU a CUDA cell ran on and its state at the start and the end (bench.nvml)."""
+
+    NAME = "gpu"
+    gpu_index: int | None = None
+    gpu_uuid: str | None = None
+    gpu_name: str | None = None
+    gpu_memory_bytes: int | None = _f(0)
+    gpu_sm_clock_mhz: int | None = None
+    gpu_memory_clock_mhz: int | None = None
+    gpu_power_limit_w: float | None = None
+    gpu_temperature_start_c: int | None = None
+    gpu_temperature_end_c: int | None = None
+    # Clock-limiting reasons NVML reported while the worker ran (power cap, thermal, ...).
+    gpu_throttle_reasons: list[str] = field(default_factory=list)
+
+
+# Others using more than this share of the worker's cores mark its cell contended. On a
+# quiet machine background work (the kernel, daemons, the runner's own watchdog) stays
+# around 1%; one other busy thread on one of two cores is 50%.
+CONTENDED_SHARE = 0.10
+
+
+@dataclass(frozen=True)
+class Contention(Group):
+    """What else ran on the worker's cores (and GPU) while it measured (bench.worker.contention)."""
+
+    NAME = "contention"
+    # The share of the pinned cores' time that other processes used while the samples
+    # were taken: 0 (the cores were the worker's) to 1 (others had them all).
+    contention: float | None = _f(0)
+    contended: bool | None = None  # contention above CONTENDED_SHARE
+    load_average: float | None = _f(0)  # the 1-minute load average at the end
+    gpu_other_processes: int | None = _f(0)  # other processes on the cell's GPU (NVML)
+
+
+@dataclass(frozen=True)
+class Trace(Group):
+    """A profiling worker's trace of the cell (``run --trace``; bench.analysis.traces): taken in a
+    process of its own after the measured ones, so no timed step ran under a profiler."""
+
+    NAME = "trace"
+    trace_tool: str | None = None  # the framework's profiler
+    trace_steps: int | None = _f(0)  # steady steps traced, after the first call and warm-up
+    trace_files: list[str] = field(default_factory=list)  # under the run directory
+    # The operations with the most self time: name, self_ms_per_step, share.
+    top_ops: list[dict[str, Any]] = field(default_factory=list)
+    trace_error: str | None = None  # why there is no trace (the profiling worker failed)
+
+
+@dataclass(frozen=True)
+class WarmStart(Group):
+    NAME = "warm"
+    # What a new process reuses of this cell's compilation, or why nothing is reused.
+    warm_start: str | None = None
+    build_warm_s: float | None = _f(0)
+    first_call_warm_s: float | None = _f(0)
+    warmup_warm_ms: list[float] = field(default_factory=list)  # the warm worker's warm-up
+
+
+@dataclass(frozen=True)
+class Process(Group):
+    NAME = "process"
+    started_utc: str | None = None
+    wall_s: float | None = _f(0)
+    worker_exit_code: int | None = None
+    output_tail: list[str] = field(default_factory=list)
+    log: str | None = None
+    executor: str | None = None  # where the workers ran: local or ray (bench.parent.executors)
+    # True when the executor lost the task (its node or process died) before any worker
+    # reported: nothing was measured, and ``resume`` runs the cell again.
+    lost: bool | None = None
+
+
+# Stored in this order; fields of groups with the same name (compilations) are shared
+# between scenarios, which never have both groups.
+GROUPS: tuple[type[Group], ...] = (
+    Outcome,
+    Setup,
+    Build,
+    Parity,
+    FirstCall,
+    Steady,
+    Passes,
+    Memory,
+    Gpu,
+    Contention,
+    WarmStart,
+    Trace,
+    Process,
+)
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One cell: its identity, then a group per stage it reached (None where it did not)."""
+
+    run_id: str
+    cell: Cell
+    outcome: Outcome | None = None  # None only in a worker's checkpoint of a running cell
+    setup: Setup | None = None
+    build: Build | None = None
+    parity: Parity | None = None
+    first_call: FirstCall | None = None
+    steady: Steady | None = None
+    passes: Passes | None = None
+    memory: Memory | None = None
+    gpu: Gpu | None = None
+    contention: Contention | None = None
+    warm: WarmStart | None = None
+    trace: Trace | None = None
+    process: Process | None = None
+
+    # --- convenient reads -----------------------------------------------------------
+    @property
+    def status(self) -> Status | None:
+        return None if self.outcome is None else self.outcome.status
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    @property
+    def error(self) -> str:
+        return (self.outcome.error if self.outcome else None) or ""
+
+    # --- the stored form ------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The flat record: identity first, then each group that was reached."""
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "run_id": self.run_id}
+        out.update(self.cell.to_dict())
+        for group_cls in GROUPS:
+            group = getattr(self, group_cls.NAME)
+            if group is None:
+                continue
+            for f in fields(group):
+                value = getattr(group, f.name)
+                out[f.name] = value.value if isinstance(value, Enum) else value
+        return out
+
+    @classmethod
+    def from_json(cls, data: object, where: str) -> CellResult:
+        """A validated result from one stored record (schema 1 or 2); SchemaError if not."""
+        if not isinstance(data, dict):
+            raise SchemaError(f"{where}: expected a JSON object, got {_kind(data)}")
+        version = data.get("schema_version")
+        check_version(version, where)
+        if version == 1:
+            data = upgrade_v1(data)
+        _require(data, ("run_id", *REQUIRED_IDENTITY), where)
+        run_id = _check_name(data["run_id"], "run_id", where)
+        cell = cell_from_json(data, where)
+        framework = data.get("framework")
+        if framework is not None and framework != cell.framework:
+            raise SchemaError(
+                f"{where}: field 'framework': {framework!r} is not the framework of "
+                f"backend {cell.backend!r} ({cell.framework})"
+            )
+        groups = {g.NAME: _group_from_json(g, data, where) for g in GROUPS}
+        return cls(run_id=run_id, cell=cell, **groups)
+
+
+REQUIRED_IDENTITY = ("scenario", "model", "profile", "backend", "mode", "device", "batch_size")
+
+
+def check_version(version: object, where: str) -> None:
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        supported = ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS))
+        raise SchemaError(
+            f"{where}: schema_version {version!r} is not supported (this graphbench reads "
+            f"{supported}); use the graphbench version that wrote it"
+        )
+
+
+# --- schema 1 -------------------------------------------------------------------------
+
+# Derived values schema 1 stored; schema 2 computes them on read (bench.analysis.metrics).
+V1_DERIVED = (
+    "latency_ms",
+    "throughput_per_s",
+    "break_even_steps",
+    "break_even_note",
+    "break_even_steps_warm",
+    "break_even_warm_note",
+    "overtakes_eager_at_step",
+    "total_s",
+    "steady_total_s",
+    "steady_latency_ms",
+    "compile_s",
+    "distinct_shapes",
+    "padding_waste",
+    "n_steps",
+    "compile_cache",
+)
+V1_NOT_APPLICABLE = "not applicable"
+
+
+def upgrade_v1(data: dict) -> dict:
+    """A schema-1 record in schema 2's terms (what it measured is kept as it was)."""
+    # Schema 1 wrote every field from the start, null or [] until measured: "not reached".
+    out = {k: v for k, v in data.items() if k not in V1_DERIVED and v is not None and v != []}
+    out["schema_version"] = SCHEMA_VERSION
+    if out.get("scenario") == "dynamic":
+        out["scenario"] = "stream"
+    if "threads_set" in out:
+        out["framework_settings"] = out.pop("threads_set")
+    error = out.get("error") or ""
+    if out.get("status") == "skipped" and error.startswith(V1_NOT_APPLICABLE):
+        out["status"] = Status.NOT_APPLICABLE.value
+        out["error"] = error.removeprefix(V1_NOT_APPLICABLE).lstrip(": ") or None
+    return out
+
+
+# --- validation -----------------------------------------------------------------------
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
+        type(value), f"a JSON {type(value).__name__}"
+    )
+
+
+def _require(data: dict, names: tuple[str, ...], where: str) -> None:
+    missing = [n for n in names if n not in data]
+    if missing:
+        raise SchemaError(f"{where}: missing field(s) {', '.join(missing)}")
+
+
+def _check_name(value: object, name: str, where: str) -> str:
+    """A name that becomes part of a path: a plain string without separators."""
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise SchemaError(f"{where}: field {name!r}: expected a non-empty name, got {value!r:.60}")
+    if "/" in value or "\\" in value or value in (".", "..") or "\x00" in value:
+        raise SchemaError(f"{where}: field {name!r}: {value!r:.60} holds a path separator")
+    return value
+
+
+def _choices() -> dict[str, tuple[str, ...]]:
+    """The names each identity field may hold, from the registries."""
+    import models
+    from bench import backends
+    from bench.matrix import scenarios
+    from bench.matrix.precision import PRECISIONS
+    from bench.matrix.profiles import PROFILE_NAMES
+    from bench.matrix.streams import STRATEGIES, STREAMS
+
+    return {
+        "scenario": scenarios.names(),
+        "model": models.MODEL_NAMES,
+        "profile": PROFILE_NAMES,
+        "backend": tuple(backends.BACKENDS),
+        "mode": MODES,
+        "device": DEVICES,
+        "precision": PRECISIONS,
+        "strategy": STRATEGIES,
+        "stream": tuple(STREAMS),
+    }
+
+
+def cell_from_json(data: dict, where: str) -> Cell:
+    """The identity of a record or a matrix entry, every name checked against its registry."""
+    choices = _choices()
+    values: dict[str, Any] = {}
+    for name in IDENTITY_FIELDS:
+        if name not in data:
+            continue  # a default (precision float32, repetition 1, no stream)
+        value = data[name]
+        if name in ("batch_size", "repetition"):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise SchemaError(
+                    f"{where}: field {name!r}: expected a positive integer, got {value!r:.60}"
+                )
+        elif value is None and name in ("strategy", "stream"):
+            pass
+        else:
+            _check_name(value, name, where)
+            if value not in choices[name]:
+                raise SchemaError(
+                    f"{where}: field {name!r}: unknown {value!r:.60}; expected one of: "
+                    f"{', '.join(choices[name])}"
+                )
+        values[name] = value
+    return Cell(**values)
+
+
+def _own_fields(group_cls: type[Group]) -> set[str]:
+    """A group's fields that no other group has: their presence says the group was reached."""
+    others = {f.name for g in GROUPS if g is not group_cls for f in fields(g)}
+    return {f.name for f in fields(group_cls)} - others
+
+
+def _group_from_json(group_cls: type[Group], data: dict, where: str) -> Any:
+    """The group if the record holds any of its own fields, else None."""
+    group_fields = fields(group_cls)
+    if not any(name in data for name in _own_fields(group_cls)):
+        return None
+    hints = typing.get_type_hints(group_cls)
+    values = {}
+    for f in group_fields:
+        if f.name not in data:
+            continue
+        if data[f.name] is None and f.default_factory is not MISSING:
+            continue  # null for a list or an object: none (schema 1 wrote that)
+        values[f.name] = _check_value(data[f.name], hints[f.name], f.metadata, f.name, where)
+    try:
+        return group_cls(**values)
+    except TypeError as exc:  # a required field (e.g. status) is missing
+        raise SchemaError(f"{where}: {group_cls.NAME}: {exc}") from None
+
+
+def _check_value(value: Any, hint: Any, meta: Any, name: str, where: str) -> Any:
+    def wrong(expected: str, got: Any) -> SchemaError:
+        shown = repr(got)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return SchemaError(f"{where}: field {name!r}: expected {expected}, got {shown}")
+
+    return _check(value, hint, meta or {}, wrong)
+
+
+def _check(value: Any, hint: Any, meta: dict, wrong: Any) -> Any:
+    """``value`` as ``hint`` says, or ``wrong(expected, value)`` raised."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _check(value, inner, meta, wrong)
+    if hint is Any:
+        return value
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            raise wrong(f"one of {', '.join(m.value for m in hint)}", value) from None
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise wrong("true or false", value)
+        return value
+    if hint is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 3e8 written by hand is still a whole number
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise wrong("an integer", value)
+        return _bounded(value, meta, wrong)
+    if hint is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise wrong("a number", value)
+        if not math.isfinite(value):
+            raise wrong("a finite number", value)
+        return _bounded(float(value), meta, wrong)
+    if hint is str:
+        if not isinstance(value, str):
+            raise wrong("a string", value)
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise wrong("a list", value)
+        (item,) = args
+        return [_check(v, item, meta, wrong) for v in value]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise wrong("an object", value)
+        _, item = args
+        return {k: _check(v, item, {}, wrong) for k, v in value.items()}
+    raise TypeError(f"no check for {hint!r}")  # a field of a type this module cannot check
+
+
+def _bounded(value: float, meta: dict, wrong: Any) -> Any:
+    low = meta.get("min")
+    if low is not None and value < low:
+        raise wrong(f"a number >= {low:g}", value)
+    return value

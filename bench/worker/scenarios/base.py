@@ -1,0 +1,85 @@
+"""A scenario's measurement, in the worker: the interface each implements, and the steps they
+share. Its matrix is bench.matrix.scenarios; its summary rows bench.analysis.summary_rows.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+import models
+from bench.matrix.cells import Cell
+from bench.matrix.profiles import Settings
+from bench.results.record import Build, CellResult, Outcome
+from bench.worker.contention import CpuWatch
+from bench.worker.timing import Clock
+
+if TYPE_CHECKING:
+    from bench.backends.base import Backend
+
+
+@dataclass
+class Measurement:
+    """A worker's view of the cell it measures, and where each stage's result goes.
+
+    ``record`` replaces groups of the result and saves it at once (a checkpoint), so a
+    worker killed at its timeout keeps what it had measured.
+    """
+
+    cell: Cell
+    settings: Settings
+    backend: Backend
+    expected: dict[str, np.ndarray]
+    tolerance: float  # parity: the largest max-relative error the cell's precision admits
+    phase: str  # "cold", or "warm": a second process finding the first one's caches
+    clock: Clock
+    save: Callable[[CellResult], None]
+    result: CellResult
+    # A reduced precision: its framework's float32 eager outputs (bench.expected --eager32).
+    eager32: dict[str, np.ndarray] | None = None
+    # Watches the worker's cores while the samples are taken (bench.contention): a scenario
+    # starts it before its steady-state steps and stops it after.
+    watch: CpuWatch | None = None
+    trace_dir: str | None = None  # phase "trace": where the profiler writes (bench.trace)
+
+    def record(self, **groups: Any) -> None:
+        self.result = replace(self.result, **groups)
+        self.save(self.result)
+
+
+class ScenarioMeasure(abc.ABC):
+    """What the worker processes do for a scenario's cells."""
+
+    @abc.abstractmethod
+    def reference(self, cell: Cell, seed: int) -> dict[str, np.ndarray]:
+        """The float64 NumPy reference outputs a cell is checked against (bench.worker.expected)."""
+
+    def eager_float32(self, cell: Cell, seed: int) -> dict[str, np.ndarray] | None:
+        """The same outputs from the cell's framework, eager, in float32 on the CPU: what a
+        reduced precision's error is set beside. None: this scenario does not compare."""
+        return None
+
+    @abc.abstractmethod
+    def measure(self, m: Measurement) -> Outcome:
+        """Measure the cell, recording each stage's group in ``m``; returns the verdict."""
+
+
+def build_model(m: Measurement, cfg: Any, params: dict, strategy: str = "exact") -> None:
+    """Build the backend's model and step (timed: ``build_s``); record the FLOP count."""
+    cell = m.cell
+    start = m.clock()
+    m.backend.build(
+        cell.model, cfg, params, cell.mode, cell.device, strategy=strategy, precision=cell.precision
+    )
+    build_s = m.clock() - start
+    flops = models.spec(cell.model).flops_per_step(cfg, cell.batch_size, cell.mode)
+    m.record(build=Build(build_s=build_s, flops_per_step=int(flops)))
+
+
+def parity_output(mode: str) -> str:
+    """What a mode's parity check compares: the logits of inference, a training step's loss."""
+    return "logits" if mode == "infer" else "loss"
