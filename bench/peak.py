@@ -56,8 +56,8 @@ from typing import Any
 from bench import backends
 from bench.precision import POLICIES, PRECISIONS, not_applicable
 
-# The order in which the run's frameworks measure.
-PREFERENCE = ("torch", "jax", "tf")
+# The order in which the run's frameworks measure: the registry's.
+PREFERENCE = tuple(backends.FRAMEWORKS)
 # An operation grows until one call takes this long (the best of SIZING_CALLS calls): large
 # enough to be at its best. A timed repetition is a block of calls lasting at least as long
 # (so the timer's and the sync's cost vanish), and short, so that on a shared machine some
