@@ -31,7 +31,7 @@ BUILD_S = {"eager": 0.5, "trace": 1.5, "compile": 10.0}
 # times (parameter tensors / FACTOR_TENSORS) ** TENSORS_POWER. A build's cost grows with the
 # graph (about one group of ops per parameter tensor) and, slowly, with the work per step;
 # fitted to the five zoo models' own factors (both profiles), which it meets within a factor
-# of 1.6 (the number of parameters instead of tensors fits worse).
+# of 1.7 (the number of parameters instead of tensors fits worse).
 FACTOR_FLOPS = 1e9
 FLOPS_POWER = 0.1
 FACTOR_TENSORS = 10

@@ -26,9 +26,6 @@ SPEC_NAMES = (
     "buffers",
     "STREAM_MODES",
 )
-# What a spec may add: COST_FACTOR, its build's cost per profile for bench/cost.py's prior
-# (without it, the prior derives one from the model's FLOPs and parameter tensors).
-OPTIONAL_SPEC_NAMES = ("COST_FACTOR",)
 # What a sequence model's spec adds (STREAM_MODES non-empty).
 SEQUENCE_NAMES = ("stream_config",)
 REFERENCE_NAMES = ("forward",)
@@ -77,9 +74,11 @@ def problems(name: str) -> list[str]:
         wrong = set(spec.STREAM_MODES) - set(MODES)
         if wrong:
             found.append(f"{name}/spec.py: STREAM_MODES has unknown modes {sorted(wrong)}")
-        factor = getattr(spec, "COST_FACTOR", None)
-        if factor is not None and not _positive_per_profile(factor):
-            found.append(f"{name}/spec.py: COST_FACTOR needs a positive number per {PROFILES}")
+    # Optional: its build's cost per profile for bench/cost.py's prior (without it, the
+    # prior derives one from the model's FLOPs and parameter tensors).
+    factor = getattr(spec, "COST_FACTOR", None)
+    if factor is not None and not _positive_per_profile(factor):
+        found.append(f"{name}/spec.py: COST_FACTOR needs a positive number per {PROFILES}")
     reference = models.reference(name)
     if not all(hasattr(reference, n) for n in REFERENCE_NAMES):
         found.append(f"{name}/reference.py lacks {', '.join(REFERENCE_NAMES)}")
