@@ -65,7 +65,7 @@ GPU_DEFAULT_MATRIX = (
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_INDEX_VAR = "GRAPHBENCH_TORCH_INDEX"
 # The extras that bring in torch (`all` holds `torch`); the other CPU installs need no index.
-TORCH_EXTRAS = ("torch", "all")
+TORCH_EXTRAS = (REGISTRY.FRAMEWORKS["torch"].extra, "all")
 # The probe of the index ends within this, however the network fails (refused, silent, DNS).
 PROBE_TIMEOUT_S = 5.0
 # pip's look for the pinned wheel elsewhere (find-links, the configured indexes), bounded.

@@ -99,8 +99,12 @@ def test_each_framework_entry_holds_what_is_installed_and_probed_for_it():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
+    # `all` (what nox's CPU sessions install) holds every framework's CPU extra.
+    (everything,) = extras["all"]
+    held = everything.removeprefix("graphbench[").removesuffix("]").split(",")
     for name, info in backends.FRAMEWORKS.items():
         assert info.extra in extras and info.cuda_extra in extras, name
+        assert info.extra in held, f"the `all` extra lacks {info.extra}"
         assert (ROOT / info.cuda_lock).is_file(), info.cuda_lock
         lock = (ROOT / info.cuda_lock).read_text()
         assert f"graphbench[{info.cuda_extra}," in lock, f"{info.cuda_lock} is not {name}'s lock"
