@@ -11,11 +11,13 @@ CPU wheel index, found automatically, or from $GRAPHBENCH_TORCH_INDEX: see `_tor
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -23,17 +25,30 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import NamedTuple
 
 import nox
 
 nox.options.default_venv_backend = "venv"
 
+
+def _load_registry() -> ModuleType:
+    """bench/backends/registry.py, read by its path: the frameworks (what to install for each)
+    and the backends (which framework each belongs to). Standard library only, so it loads
+    here, before anything of the project is installed."""
+    path = Path(__file__).resolve().parent / "bench" / "backends" / "registry.py"
+    spec = importlib.util.spec_from_file_location("graphbench_registry", path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+REGISTRY = _load_registry()
 CPU_CONSTRAINTS = "constraints/cpu.txt"
-GPU_FRAMEWORKS = ("torch", "jax", "tf")
-# Which framework a backend belongs to, by its name's prefix (the registry, bench/backends,
-# says the same; the noxfile must not import the project before installing it).
-BACKEND_PREFIX = {"torch": "torch", "torchscript": "torch", "jax": "jax", "tf": "tf"}
+GPU_FRAMEWORKS = tuple(REGISTRY.FRAMEWORKS)
 # bench-gpu's default matrix: every model but the LSTM, every backend but max-autotune and
 # TorchScript, so that it finishes within about an hour on one H100-class GPU (README, GPU).
 GPU_DEFAULT_MATRIX = (
@@ -50,7 +65,7 @@ GPU_DEFAULT_MATRIX = (
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_INDEX_VAR = "GRAPHBENCH_TORCH_INDEX"
 # The extras that bring in torch (`all` holds `torch`); the other CPU installs need no index.
-TORCH_EXTRAS = ("torch", "all")
+TORCH_EXTRAS = (REGISTRY.FRAMEWORKS["torch"].extra, "all")
 # The probe of the index ends within this, however the network fails (refused, silent, DNS).
 PROBE_TIMEOUT_S = 5.0
 # pip's look for the pinned wheel elsewhere (find-links, the configured indexes), bounded.
@@ -324,8 +339,11 @@ def _gpu_frameworks(posargs: list[str]) -> list[str]:
             chosen = arg.split("=", 1)[1]
     if chosen.strip() == "all":
         return list(GPU_FRAMEWORKS)
-    names = {b.strip().split("-")[0] for b in chosen.split(",") if b.strip()}
-    return [f for f in GPU_FRAMEWORKS if f in {BACKEND_PREFIX.get(n, n) for n in names}]
+    # Each backend's framework as its registry entry says; a name it lacks is left to
+    # `bench run`, which names the valid ones.
+    entries = [REGISTRY.BACKENDS.get(b.strip()) for b in chosen.split(",")]
+    needed = {entry.framework for entry in entries if entry}
+    return [f for f in GPU_FRAMEWORKS if f in needed]
 
 
 def _gpu_pip_env() -> dict[str, str | None]:
@@ -347,9 +365,10 @@ def _gpu_env(session: nox.Session, framework: str) -> str:
     python = venv / "bin" / "python"
     if not python.exists():
         session.run("python", "-m", "venv", str(venv), external=True)
-    lock = f"constraints/gpu-{framework}.txt"
+    info = REGISTRY.FRAMEWORKS[framework]
     pip = [str(python), "-m", "pip", "install", "-q"]
-    session.run(*pip, "-c", lock, f".[{framework}-cuda,test]", env=_gpu_pip_env(), external=True)
+    extras = f".[{info.cuda_extra},test]"
+    session.run(*pip, "-c", info.cuda_lock, extras, env=_gpu_pip_env(), external=True)
     # The lock pins CUDA builds; say so loudly if anything else got in.
     session.run(
         str(python),

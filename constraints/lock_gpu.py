@@ -1,6 +1,9 @@
 """Regenerate the GPU lock files constraints/gpu-{torch,jax,tf}.txt.
 
-    python constraints/lock_gpu.py [torch|jax|tf ...]     # default: all three
+    python constraints/lock_gpu.py [torch|jax|tf ...]     # default: every framework
+
+Which frameworks there are, each one's CUDA extra, lock file and pinned releases: their
+entries in bench/backends/registry.py (read by its path, as noxfile.py does).
 
 Each lock is the full pip resolution of this project with one framework's CUDA extra plus the
 `test` extra, against plain PyPI, for Linux x86-64 and CPython 3.11: every package pinned, the
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -55,30 +59,29 @@ NO_BREAK = "\N{NO-BREAK SPACE}"
 class Framework:
     """One lock: the project's CUDA extra for a framework, and its pinned releases."""
 
-    key: str  # command-line name and lock-file suffix
+    key: str  # command-line name
     title: str
     extra: str
+    lock_name: str  # the lock's file name under constraints/
     # GPU distribution -> the CPU-lock distribution whose release it must match.
     pins: dict[str, str]
 
 
-FRAMEWORKS = {
-    "torch": Framework("torch", "PyTorch", "torch-cuda", {"torch": "torch"}),
-    "jax": Framework(
-        "jax",
-        "JAX",
-        "jax-cuda",
-        {
-            "jax": "jax",
-            "jaxlib": "jaxlib",
-            # The CUDA plugin is released in lockstep with jaxlib.
-            "jax-cuda13-plugin": "jaxlib",
-            "jax-cuda13-pjrt": "jaxlib",
-        },
-    ),
-    # The CPU wheel (tensorflow-cpu) and the CUDA build (tensorflow) share their releases.
-    "tf": Framework("tf", "TensorFlow", "tf-cuda", {"tensorflow": "tensorflow-cpu"}),
-}
+def _registry_frameworks() -> dict[str, Framework]:
+    """The frameworks of bench/backends/registry.py (stdlib only: loaded by its path)."""
+    path = ROOT / "bench" / "backends" / "registry.py"
+    spec = importlib.util.spec_from_file_location("graphbench_registry", path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return {
+        name: Framework(name, f.title, f.cuda_extra, Path(f.cuda_lock).name, dict(f.cuda_releases))
+        for name, f in module.FRAMEWORKS.items()
+    }
+
+
+FRAMEWORKS = _registry_frameworks()
 
 # The CUDA libraries named in each lock's header and table, by distribution name without the
 # -cuNN suffix (CUDA 12 wheels carry it; most CUDA 13 wheels do not).
@@ -385,7 +388,7 @@ def header(framework: Framework, pins: list[str], major: int, report: dict) -> l
         lines.append(f"Needs an NVIDIA driver for CUDA {major}: {DRIVER_FLOOR[major]}.")
     lines += [
         f"Resolved for {python} on {platform_} from {INDEX_URL} on {datetime.date.today()}.",
-        f"Install: pip install -c constraints/gpu-{framework.key}.txt '.[{extras}]'",
+        f"Install: pip install -c constraints/{framework.lock_name} '.[{extras}]'",
         f"Regenerate: python constraints/lock_gpu.py {framework.key}",
     ]
     # Long lines wrap, indented, within the 100 columns of the code.
@@ -432,7 +435,7 @@ def lock(framework: Framework, venv_python: Path, constraints: Path, out_dir: Pa
     report = resolve(venv_python, requirements, constraints, isolated_env())
     packages = selected(report)
     major = single_cuda_major(packages)
-    path = out_dir / f"gpu-{framework.key}.txt"
+    path = out_dir / framework.lock_name
     write_lock(path, header(framework, pins, major, report), packages)
     verify_lock(path, packages, cpu)
     python = report["environment"]["python_full_version"]
@@ -442,7 +445,7 @@ def lock(framework: Framework, venv_python: Path, constraints: Path, out_dir: Pa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("frameworks", nargs="*", metavar="FRAMEWORK", help="torch, jax, tf")
+    parser.add_argument("frameworks", nargs="*", metavar="FRAMEWORK", help=", ".join(FRAMEWORKS))
     parser.add_argument("--python", default=sys.executable, help="interpreter to resolve for")
     parser.add_argument("--check", action="store_true", help="resolve and verify, write nothing")
     args = parser.parse_args(argv)
@@ -469,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
                 lock(FRAMEWORKS[key], venv_python, constraints, out_dir)
             except RuntimeError as error:
                 failures.append(key)
-                print(f"\ngpu-{key}.txt: FAILED\n{error}", file=sys.stderr)
+                print(f"\n{FRAMEWORKS[key].lock_name}: FAILED\n{error}", file=sys.stderr)
     return 1 if failures else 0
 
 

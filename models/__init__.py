@@ -14,10 +14,13 @@ meets is ``models.contract`` (checked by tests/test_model_contract.py):
     names among the params that are non-trainable state) and ``STREAM_MODES`` (the modes
     the stream scenario feeds varying lengths to; empty for a model without a sequence
     axis, else the spec also has ``stream_config`` and ``make_batch(..., length=L)``).
+    Optionally ``COST_FACTOR`` (``quick`` and ``full``: what building its step costs, for
+    the prior that orders and shards a run; bench/cost.py derives one from the FLOPs and
+    parameter tensors where it is missing).
 ``reference.py``
     ``forward(cfg, params, x, train)``: the float64 NumPy forward pass, the executable
     definition of the model that every framework is checked against.
-``torch.py``, ``jax.py``, ``tf.py``
+``torch.py``, ``jax.py``, ``tf.py`` (one per framework of bench/backends/registry.py)
     Plain framework code that loads exactly those params and runs the forward pass;
     no jit/compile/tf.function here (that is the backends' job) and no precision policy
     (the backends' too). Each exposes ``build(cfg, params)`` and ``export(cfg, model)``
@@ -35,7 +38,10 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-FRAMEWORKS: tuple[str, ...] = ("torch", "jax", "tf")
+from bench.backends.registry import FRAMEWORKS as _FRAMEWORK_ENTRIES
+
+# One file per framework in each model folder: the frameworks of the registry.
+FRAMEWORKS: tuple[str, ...] = tuple(_FRAMEWORK_ENTRIES)
 
 _HERE = Path(__file__).parent
 # Every folder with a spec is a model; ``common`` holds shared pieces, not a model.

@@ -12,6 +12,7 @@ import ast
 from pathlib import Path
 
 import models
+from bench.backends.registry import FRAMEWORKS
 
 # Names every spec.py defines.
 SPEC_NAMES = (
@@ -28,12 +29,9 @@ SPEC_NAMES = (
 # What a sequence model's spec adds (STREAM_MODES non-empty).
 SEQUENCE_NAMES = ("stream_config",)
 REFERENCE_NAMES = ("forward",)
-# Per framework file: the functions it defines (``prepare_input`` is optional everywhere).
-FRAMEWORK_NAMES = {
-    "torch": ("build", "export"),
-    "jax": ("build", "apply", "export"),
-    "tf": ("build", "export"),
-}
+# Per framework file: the functions it defines, as the framework's registry entry says
+# (``prepare_input`` is optional everywhere).
+FRAMEWORK_NAMES = {name: info.model_functions for name, info in FRAMEWORKS.items()}
 PROFILES = ("quick", "full")
 MODES = ("infer", "train")
 
@@ -50,6 +48,12 @@ def defined_names(path: Path) -> set[str]:
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
     return names
+
+
+def _positive_per_profile(table: object) -> bool:
+    if not isinstance(table, dict) or tuple(table) != PROFILES:
+        return False
+    return all(isinstance(v, int | float) and v > 0 for v in table.values())
 
 
 def problems(name: str) -> list[str]:
@@ -70,6 +74,11 @@ def problems(name: str) -> list[str]:
         wrong = set(spec.STREAM_MODES) - set(MODES)
         if wrong:
             found.append(f"{name}/spec.py: STREAM_MODES has unknown modes {sorted(wrong)}")
+    # Optional: its build's cost per profile for bench/cost.py's prior (without it, the
+    # prior derives one from the model's FLOPs and parameter tensors).
+    factor = getattr(spec, "COST_FACTOR", None)
+    if factor is not None and not _positive_per_profile(factor):
+        found.append(f"{name}/spec.py: COST_FACTOR needs a positive number per {PROFILES}")
     reference = models.reference(name)
     if not all(hasattr(reference, n) for n in REFERENCE_NAMES):
         found.append(f"{name}/reference.py lacks {', '.join(REFERENCE_NAMES)}")

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench import backends
 from bench.analysis.metrics import BreakEven
 from bench.results.store import Run, load_run
 from report.sections.fixed import cells_frame
@@ -46,7 +47,7 @@ CELL_COLUMNS: dict[str, str] = {
     "strategy": "stream cells only: empty here",
     "stream": "stream cells only: empty here",
     "repetition": "the cell's repetition number (1; a pooled cell is numbered 1)",
-    "framework": "torch, jax or tf",
+    "framework": "the backend's framework, one of " + ", ".join(backends.FRAMEWORKS),
     "static": "true for a compiled, traced or XLA backend; false for an eager one",
     "eager_backend": "the same framework's eager backend: what speedups and break-even use",
     "status": "ok, mismatch, failed, timeout, oom, skipped or not-applicable",

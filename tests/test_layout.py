@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED: dict[str, set[str]] = {
     "shared": set(),  # bench/errors.py, terminal.py, nvml.py: helpers of every process
     "registry": {"shared", "models"},  # bench/backends/__init__.py, base.py: no framework
-    "models": {"models"},
+    "models": {"models", "registry"},  # bench/backends/registry.py: stdlib-only facts
     "matrix": {"shared", "registry", "models"},
     "results": {"shared", "registry", "models", "matrix"},
     "analysis": {"shared", "registry", "models", "matrix", "results"},
@@ -38,7 +38,7 @@ def group_of(module: str) -> str | None:
     if len(parts) == 1 or parts[1] in ("errors", "terminal", "nvml", "__main__"):
         return "cli" if parts[1:2] == ["__main__"] else "shared"
     if parts[1] == "backends":
-        if len(parts) == 2 or parts[2] == "base":
+        if len(parts) == 2 or parts[2] in ("base", "registry"):
             return "registry"
         return "frameworks"
     return parts[1] if parts[1] in ALLOWED else "unknown"

@@ -161,7 +161,7 @@ def test_reference_key_bias_cannot_change_the_output():
 # --- every framework --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("framework", ["torch", "jax", "tf"])
+@pytest.mark.parametrize("framework", models.FRAMEWORKS)
 def test_float64_forward_equals_reference_with_every_param_random(backend_class, framework):
     """Float64 leaves little rounding to hide behind: a wrong LayerNorm eps (~1e-6 here),
     erf GELU (~1e-4), head order or LayerNorm gain/bias swap fails, where float32 parity
@@ -173,7 +173,7 @@ def test_float64_forward_equals_reference_with_every_param_random(backend_class,
     assert max_rel_err(got, reference.forward(cfg, params, x)) < 1e-9
 
 
-@pytest.mark.parametrize("framework", ["reference", "torch", "jax", "tf"])
+@pytest.mark.parametrize("framework", ["reference", *models.FRAMEWORKS])
 def test_causal_no_position_sees_a_later_token(backend_class, framework):
     params, t = spec.init_params(QUICK, 0), 20
     x = tokens(QUICK, 2, QUICK.seq_len, seed=1)
@@ -187,7 +187,7 @@ def test_causal_no_position_sees_a_later_token(backend_class, framework):
     assert diff[t:].min() > 1e-3 * scale, "a later position did not see token t"
 
 
-@pytest.mark.parametrize("framework", ["reference", "torch", "jax", "tf"])
+@pytest.mark.parametrize("framework", ["reference", *models.FRAMEWORKS])
 def test_head_is_tied_to_the_token_embedding(backend_class, framework):
     """Changing wte's row of a token absent from the input moves that token's logit at
     every position and nothing else: the head reads wte, and there is no other head."""
@@ -202,7 +202,7 @@ def test_head_is_tied_to_the_token_embedding(backend_class, framework):
     assert diff[..., absent].min() > 1e-5 * scale  # at every position, far above rounding
 
 
-@pytest.mark.parametrize("backend", ["torch-eager", "jax-eager", "tf-eager"])
+@pytest.mark.parametrize("backend", EAGER.values())
 def test_export_has_no_separate_head(backend_class, backend):
     params = spec.init_params(QUICK, 0)
     b = backend_class(backend)()
@@ -237,7 +237,7 @@ def test_any_length_up_to_block_size_gives_the_prefix(backend_class, backend):
         assert max_rel_err(forward(x[:, :length]), full[:, :length]) < 1e-5, length
 
 
-@pytest.mark.parametrize("framework", ["torch", "jax", "tf"])
+@pytest.mark.parametrize("framework", models.FRAMEWORKS)
 def test_key_bias_gradient_is_only_rounding_noise(backend_class, framework):
     """Its true gradient is 0 (see test_reference_key_bias_cannot_change_the_output); what
     every framework computes is float32 rounding noise, far below the other biases'. (This

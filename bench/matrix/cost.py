@@ -7,27 +7,35 @@ the same shards. The constants are round figures from this project's own runs (a
 2-core CPU for ``quick``, fitted to a whole ``nox -s bench``; the GPU notes for
 ``full``): what matters is their ratios (a ``torch.compile`` cell costs tens of eager
 ones), not their precision.
+
+What is a framework's or a model's own lies with it: the seconds to start a framework's
+worker in its registry entry (``FrameworkInfo.start_s``, ``eager_build_s``), how much a
+model's build costs in its spec (``COST_FACTOR``), or, for a model whose spec does not say,
+a factor derived from its FLOPs and its number of parameter tensors (``derived_factor``).
 """
 
 from __future__ import annotations
 
+import functools
+
+import models
 from bench import backends
 from bench.matrix.cells import Cell
 from bench.matrix.profiles import Settings
 
-# Seconds to start a worker and import its framework (CUDA adds its context).
-IMPORT_S = {"torch": 2.0, "jax": 2.0, "tf": 4.0}
-CUDA_INIT_S = 3.0
+CUDA_INIT_S = 3.0  # a CUDA worker creates its context before anything runs
 # Seconds to build (trace, compile) the quick-profile MLP's inference step, by kind of
 # backend; other models and modes scale it.
 BUILD_S = {"eager": 0.5, "trace": 1.5, "compile": 10.0}
-# Eager JAX compiles each primitive the first time it meets it (one small XLA program per
-# op and shape), so its first steps cost like a trace.
-EAGER_BUILD_S = {"jax": 5.0}
-MODEL_FACTOR = {
-    "quick": {"mlp": 0.5, "cnn": 1.0, "resnet": 2.0, "lstm": 1.5, "transformer": 1.5},
-    "full": {"mlp": 1.0, "cnn": 2.0, "resnet": 5.0, "lstm": 3.0, "transformer": 4.0},
-}
+# A model without a COST_FACTOR: (FLOPs of an inference step / FACTOR_FLOPS) ** FLOPS_POWER
+# times (parameter tensors / FACTOR_TENSORS) ** TENSORS_POWER. A build's cost grows with the
+# graph (about one group of ops per parameter tensor) and, slowly, with the work per step;
+# fitted to the five zoo models' own factors (both profiles), which it meets within a factor
+# of 1.7 (the number of parameters instead of tensors fits worse).
+FACTOR_FLOPS = 1e9
+FLOPS_POWER = 0.1
+FACTOR_TENSORS = 10
+TENSORS_POWER = 0.25
 TRAIN_FACTOR = 1.5  # a training step is a forward, a backward and an update
 STREAM_FACTOR = 4.0  # a stream compiles per distinct shape, twice over (two passes)
 WARM_BUILD_SHARE = 0.3  # of the cold build, what a warm worker pays with the cache filled
@@ -40,15 +48,37 @@ def build_kind(backend: str) -> str:
     return "compile" if info.slow_to_build else "trace"
 
 
+@functools.cache
+def derived_factor(model: str, profile: str) -> float:
+    """A model's cost factor from its spec's FLOPs and parameter tensors (see FACTOR_FLOPS)."""
+    spec = models.spec(model)
+    cfg = spec.PROFILES[profile]
+    flops = spec.flops_per_step(cfg, spec.BATCH_SIZE[profile], "infer")
+    tensors = len(spec.init_params(cfg, 0))
+    return (flops / FACTOR_FLOPS) ** FLOPS_POWER * (tensors / FACTOR_TENSORS) ** TENSORS_POWER
+
+
+def model_factor(model: str, profile: str) -> float:
+    """How many times BUILD_S a model's build costs: its spec's COST_FACTOR for the profile,
+    else one derived from its FLOPs and parameter tensors."""
+    declared = getattr(models.spec(model), "COST_FACTOR", None)
+    if declared is None:
+        return derived_factor(model, profile)
+    return float(declared[profile])
+
+
 def prior_s(cell: Cell, settings: Settings) -> float:
     """The expected wall time of the cell's workers (cold, and warm where there is one)."""
     info = backends.get(cell.backend)
-    start = IMPORT_S.get(cell.framework, 3.0) + (CUDA_INIT_S if cell.device == "cuda" else 0.0)
+    framework = backends.framework(cell.framework)
+    start = framework.start_s + (CUDA_INIT_S if cell.device == "cuda" else 0.0)
     kind = build_kind(cell.backend)
-    build = EAGER_BUILD_S.get(cell.framework, BUILD_S[kind]) if kind == "eager" else BUILD_S[kind]
+    build = BUILD_S[kind]
+    if kind == "eager" and framework.eager_build_s is not None:
+        build = framework.eager_build_s
     if cell.device == "cuda":  # max-autotune benchmarks GPU kernel candidates; on CPU, few
         build *= info.timeout_factor
-    build *= MODEL_FACTOR.get(settings.profile, MODEL_FACTOR["quick"]).get(cell.model, 2.0)
+    build *= model_factor(cell.model, settings.profile)
     build *= TRAIN_FACTOR if cell.mode == "train" else 1.0
     measure = settings.warmup_min_s + 2 * settings.min_time_s  # steady samples + pipeline
     total = start + build + measure

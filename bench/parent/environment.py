@@ -14,24 +14,17 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from bench import backends
 from bench.matrix.profiles import available_cores
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The packages whose versions decide the numbers; the full list is recorded too.
+# The packages whose versions decide the numbers (each framework's: its registry entry); the
+# full list is recorded too.
 KEY_PACKAGES = (
     "graphbench",
     "numpy",
-    "torch",
-    "triton",
-    "jax",
-    "jaxlib",
-    "jax-cuda12-plugin",
-    "jax-cuda13-plugin",
-    "optax",
-    "tensorflow",
-    "tensorflow-cpu",
-    "keras",
+    *(name for info in backends.FRAMEWORKS.values() for name in info.key_distributions),
     "nvidia-ml-py",
 )
 

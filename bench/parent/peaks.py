@@ -13,12 +13,13 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from bench import backends
 from bench.matrix.precision import PRECISIONS
 from bench.parent.worker_env import framework_env
 from bench.results.device_peak import STATISTIC
 
-# The order in which the run's frameworks measure.
-PREFERENCE = ("torch", "jax", "tf")
+# The order in which the run's frameworks measure: the registry's.
+PREFERENCE = tuple(backends.FRAMEWORKS)
 PEAK_TIMEOUT_S = 300.0
 
 

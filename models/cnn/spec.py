@@ -48,6 +48,9 @@ PROFILES = {
     "full": Config(channels=(128, 256), hidden=1024),
 }
 BATCH_SIZE = {"quick": 32, "full": 512}
+# What building its step costs, as a multiple of bench/cost.py's BUILD_S, per profile: part of
+# the expected cost that orders and shards a run, never a result.
+COST_FACTOR = {"quick": 1.0, "full": 2.0}
 
 
 def describe(cfg: Config) -> str:

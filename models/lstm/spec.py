@@ -67,6 +67,9 @@ PROFILES = {
     "full": Config(hidden=1024, layers=2, seq_len=256),
 }
 BATCH_SIZE = {"quick": 32, "full": 64}
+# What building its step costs, as a multiple of bench/cost.py's BUILD_S, per profile: part of
+# the expected cost that orders and shards a run, never a result.
+COST_FACTOR = {"quick": 1.5, "full": 3.0}
 
 
 def describe(cfg: Config) -> str:

@@ -31,6 +31,9 @@ PROFILES = {
     "full": Config(hidden=(8192, 8192)),
 }
 BATCH_SIZE = {"quick": 128, "full": 2048}
+# What building its step costs, as a multiple of bench/cost.py's BUILD_S, per profile: part of
+# the expected cost that orders and shards a run, never a result.
+COST_FACTOR = {"quick": 0.5, "full": 1.0}
 
 
 def describe(cfg: Config) -> str:

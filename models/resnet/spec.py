@@ -109,6 +109,9 @@ PROFILES = {
     "full": Config(block="bottleneck", layers=(3, 4, 6, 3), image_size=224, classes=1000),
 }
 BATCH_SIZE = {"quick": 16, "full": 64}
+# What building its step costs, as a multiple of bench/cost.py's BUILD_S, per profile: part of
+# the expected cost that orders and shards a run, never a result.
+COST_FACTOR = {"quick": 2.0, "full": 5.0}
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int) -> int:

@@ -101,6 +101,9 @@ PROFILES = {
     ),
 }
 BATCH_SIZE = {"quick": 8, "full": 8}
+# What building its step costs, as a multiple of bench/cost.py's BUILD_S, per profile: part of
+# the expected cost that orders and shards a run, never a result.
+COST_FACTOR = {"quick": 1.5, "full": 4.0}
 
 
 def describe(cfg: Config) -> str:
