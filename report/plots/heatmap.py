@@ -49,13 +49,26 @@ BASELINE_WORDS = {
 
 
 @styled
-def speedup_heatmap(cells: pd.DataFrame, column: str = "vs_eager") -> Figure:
-    """Model x backend speedup (``vs_eager`` or ``vs_torch_eager``), one panel per mode/device.
+def speedup_heatmap(cells: pd.DataFrame, column: str, passes: pd.DataFrame) -> Figure:
+    """Model x backend speedup (``vs_eager``, ``vs_torch_eager`` or ``vs_float32``), one panel
+    per mode/device.
 
     Blue is faster than the baseline, red slower (colour on a log2 scale, saturating at
     8x; the printed value is exact; * marks a noisy cell). Cells that are not ok show
-    their status on grey; the last row is each backend's pass rate in the panel.
+    their status on grey; the last row is each backend's pass rate in the panel, from
+    ``passes`` (a row per panel and backend with its ``ok`` and ``total`` cells: the
+    section's geometric-mean frame).
     """
+    counts = (
+        {
+            (str(p), str(b)): (int(ok), int(total))
+            for p, b, ok, total in passes[["panel", "backend", "ok", "total"]].itertuples(
+                index=False
+            )
+        }
+        if not passes.empty
+        else {}
+    )
     panels = panel_labels(cells)
     subs = [cells[panel(cells) == p] for p in panels]
     shapes = [_heatmap_matrices(s, column)[:2] for s in subs]
@@ -106,18 +119,16 @@ def speedup_heatmap(cells: pd.DataFrame, column: str = "vs_eager") -> Figure:
                     color=colour,
                     fontstyle=style,
                 )
-        backend_rows = sub["backend"].astype(str)
         for j, b in enumerate(cols):
-            mine = sub[backend_rows == b]
-            ok = int((mine["status"] == "ok").sum())
+            ok, total = counts.get((p, b), (0, 0))
             ax.text(
                 j + 0.5,
                 len(rows) + 0.5,
-                f"{ok}/{len(mine)} ok",
+                f"{ok}/{total} ok",
                 ha="center",
                 va="center",
                 fontsize=8.5,
-                color="#1a1a1a" if ok == len(mine) else NOT_OK_TEXT,
+                color="#1a1a1a" if ok == total else NOT_OK_TEXT,
             )
         ax.axhline(len(rows), color="#555555", lw=1.0)
         ax.set_title(p, loc="left")

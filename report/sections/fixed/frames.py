@@ -4,8 +4,8 @@ bench.metrics), its raw samples, its static/eager pairs and its geometric means.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -13,19 +13,79 @@ from bench import metrics, peak
 from bench.metrics import Baselines
 from bench.record import CellResult
 from bench.store import Run
-from report import frame
+from report import frame, measures
+from report.measures import Aggregate, Measure
 
 SCENARIO = "fixed"
 
 
-def _memory(r: CellResult) -> tuple[float, str, str]:
-    """Peak memory of a cell: the device allocator's on CUDA, the host's VmHWM on the CPU."""
-    m = r.memory
-    if m is None:
-        return math.nan, "", "host" if r.cell.device == "cpu" else "device"
-    if r.cell.device != "cpu":
-        return frame.num(m.peak_device_bytes), m.device_memory_counter or "", "device"
-    return frame.num(m.peak_host_rss_bytes), m.host_memory_counter or "", "host"
+M = metrics
+# Every derived number of a cell, each computed by the one bench.metrics function named.
+MEASURES: dict[str, Measure] = {
+    m.key: m
+    for m in (
+        Measure("noisy", M.is_noisy, kind="flag"),
+        Measure("contended", M.is_contended, kind="flag"),
+        Measure("eager_contended", M.is_contended, ("eager",), kind="flag", when="present"),
+        Measure(
+            "torch_eager_contended", M.is_contended, ("torch_eager",), kind="flag", when="present"
+        ),
+        Measure("repetitions", M.ok_repetitions, part=1, kind="count"),
+        Measure("repetition_spread", M.repetition_spread),
+        Measure("near_floor", M.near_floor, ("result", "floor_us"), kind="flag"),
+        Measure("median_ms", M.median_ms),
+        Measure("p90_ms", M.latency, part="p90"),
+        Measure("p99_ms", M.latency, part="p99"),
+        Measure("iqr_ms", M.latency, part="iqr"),
+        Measure("iqr_ratio", M.latency, part="iqr_ratio"),
+        Measure("n", M.latency, part="n", kind="count"),
+        Measure("samples_ms", M.step_samples_ms, kind="list", when="ok"),
+        Measure("throughput_per_s", M.throughput_per_s),
+        Measure("time_to_steady_s", M.time_to_steady_state, when="ok"),
+        Measure("memory_bytes", M.peak_memory, part=0),
+        Measure("memory_counter", M.peak_memory, part=1, kind="text"),
+        Measure("flops_per_s", M.achieved_flops_per_s),
+        Measure("peak_flops_per_s", M.peak_flops_per_s, ("device_peak", "precision", "device")),
+        Measure("fraction_of_peak", M.fraction_of_peak, ("result", "device_peak")),
+        Measure("impossible", M.impossible, ("result", "device_peak"), kind="flag"),
+        Measure("memory_vs_eager", M.memory_vs_eager, ("result", "baselines")),
+        Measure("vs_float32", M.speedup_vs_float32, ("result", "baselines")),
+        Measure("memory_saved", M.memory_saved_vs_float32, ("result", "baselines")),
+        Measure("vs_eager", M.speedup_vs_eager, ("result", "baselines")),
+        Measure("vs_torch_eager", M.speedup_vs_torch_eager, ("result", "baselines")),
+        Measure("break_even", M.break_even, ("result", "eager"), kind="object", when="ok"),
+        Measure(
+            "break_even_warm",
+            M.break_even,
+            ("result", "eager"),
+            (("warm", True),),
+            kind="object",
+            when="ok",
+        ),
+    )
+}
+# Numbers over a group of cells (a backend in a panel): geomean_frame.
+AGGREGATES: dict[str, Aggregate] = {
+    a.key: a
+    for a in (
+        Aggregate("vs_eager", M.geomean, "vs_eager"),
+        Aggregate("vs_torch_eager", M.geomean, "vs_torch_eager"),
+        Aggregate("pass_count", M.pass_count, "status"),
+    )
+}
+# The frame's columns after report.frame.base_row's, in order: MEASURES' and recorded ones.
+COLUMNS = (
+    "noisy", "contended", "run_path", "trace_tool", "trace_files", "top_ops", "trace_error",
+    "eager_contended", "torch_eager_contended", "contention", "repetitions",
+    "repetition_spread", "near_floor", "floor_us", "median_ms", "p90_ms", "p99_ms", "iqr_ms",
+    "iqr_ratio", "n", "samples_ms", "throughput_per_s", "build_s", "first_call_s",
+    "first_call_warm_s", "time_to_steady_s", "memory_bytes", "memory_counter", "memory_kind",
+    "parity_max_rel_err", "parity_tolerance", "flops_per_step", "flops_per_s",
+    "peak_flops_per_s", "fraction_of_peak", "impossible", "peak_how", "peak_contention",
+    "compilations", "memory_vs_eager", "gpu_memory_bytes", "gpu_name", "vs_float32",
+    "memory_saved", "parity_float32_eager_err", "vs_eager", "vs_torch_eager", "break_even",
+    "break_even_warm",
+)  # fmt: skip
 
 
 def floor_us(run: Run, framework: str) -> float | None:
@@ -34,79 +94,50 @@ def floor_us(run: Run, framework: str) -> float | None:
     return float(floor) if isinstance(floor, (int, float)) else None
 
 
-def peak_columns(run: Run, r: CellResult) -> dict:
-    """A cell against its run's measured device peak (run.json ``device_peak``, bench.peak):
-    the peak of its precision, the share of it the cell achieved, whether that is
-    impossible, and how the peak was measured."""
+def _recorded(run: Run, r: CellResult) -> dict:
+    """What the cell's record and its run hold as they are: no formula over them."""
     device_peak = run.meta.get("device_peak")
-    value = metrics.peak_flops_per_s(device_peak, r.cell.precision, r.cell.device)
     contention = device_peak.get("contention") if isinstance(device_peak, dict) else None
+    has_peak = M.peak_flops_per_s(device_peak, r.cell.precision, r.cell.device) is not None
     return {
-        "peak_flops_per_s": frame.num(value),
-        "fraction_of_peak": frame.num(metrics.fraction_of_peak(r, device_peak)),
-        "impossible": metrics.impossible(r, device_peak),
-        "peak_how": peak.describe(device_peak, r.cell.precision) if value else "",
-        "peak_contention": frame.num(contention),
-    }
-
-
-def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
-    lat = metrics.latency(r)
-    memory, counter, kind = _memory(r)
-    cold = metrics.break_even(r, baselines.eager(r)) if r.ok else None
-    warm = metrics.break_even(r, baselines.eager(r), warm=True) if r.ok else None
-    return {
-        **frame.base_row(run, r),
-        "noisy": metrics.is_noisy(r),
-        "contended": metrics.is_contended(r),
         "run_path": str(run.path),
         "trace_tool": r.trace.trace_tool if r.trace else None,
         "trace_files": list(r.trace.trace_files) if r.trace else [],
         "top_ops": list(r.trace.top_ops) if r.trace else [],
         "trace_error": r.trace.trace_error if r.trace else None,
-        "eager_contended": metrics.is_contended(e) if (e := baselines.eager(r)) else False,
-        "torch_eager_contended": (
-            metrics.is_contended(t) if (t := baselines.torch_eager(r)) else False
-        ),
         "contention": frame.num(r.contention.contention if r.contention else None),
-        "repetitions": metrics.ok_repetitions(r)[1],
-        "repetition_spread": frame.num(metrics.repetition_spread(r)),
-        "near_floor": metrics.near_floor(r, floor_us(run, r.cell.framework)),
         "floor_us": frame.num(floor_us(run, r.cell.framework)),
-        "median_ms": lat.median if lat else math.nan,
-        "p90_ms": lat.p90 if lat else math.nan,
-        "p99_ms": lat.p99 if lat else math.nan,
-        "iqr_ms": lat.iqr if lat else math.nan,
-        "iqr_ratio": lat.iqr_ratio if lat else math.nan,
-        "n": lat.n if lat else 0,
-        "samples_ms": list(metrics.step_samples_ms(r)) if r.ok else [],
-        "throughput_per_s": frame.num(metrics.throughput_per_s(r)),
         "build_s": frame.num(r.build.build_s if r.build else None),
         "first_call_s": frame.num(r.first_call.first_call_s if r.first_call else None),
         "first_call_warm_s": frame.num(r.warm.first_call_warm_s if r.warm else None),
-        "time_to_steady_s": frame.num(metrics.time_to_steady_state(r)) if r.ok else math.nan,
-        "memory_bytes": memory,
-        "memory_counter": counter,
-        "memory_kind": kind,
+        "memory_kind": "host" if r.cell.device == "cpu" else "device",  # peak_memory's counter
         "parity_max_rel_err": frame.num(r.parity.parity_max_rel_err if r.parity else None),
         "parity_tolerance": frame.num(r.parity.parity_tolerance if r.parity else None),
         "flops_per_step": frame.num(r.build.flops_per_step if r.build else None),
-        "flops_per_s": frame.num(metrics.achieved_flops_per_s(r)),
-        **peak_columns(run, r),
+        "peak_how": peak.describe(device_peak, r.cell.precision) if has_peak else "",
+        "peak_contention": frame.num(contention),
         "compilations": frame.num(r.steady.compilations if r.steady else None),
-        "memory_vs_eager": frame.num(metrics.memory_vs_eager(r, baselines)),
         "gpu_memory_bytes": frame.num(r.memory.peak_gpu_process_bytes if r.memory else None),
         "gpu_name": r.gpu.gpu_name if r.gpu else "",
-        "vs_float32": frame.num(metrics.speedup_vs_float32(r, baselines)),
-        "memory_saved": frame.num(metrics.memory_saved_vs_float32(r, baselines)),
         "parity_float32_eager_err": frame.num(
             r.parity.parity_float32_eager_err if r.parity else None
         ),
-        "vs_eager": frame.num(metrics.speedup_vs_eager(r, baselines)),
-        "vs_torch_eager": frame.num(metrics.speedup_vs_torch_eager(r, baselines)),
-        "break_even": cold,
-        "break_even_warm": warm,
     }
+
+
+def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
+    inputs = {
+        "result": r,
+        "baselines": baselines,
+        "eager": baselines.eager(r),
+        "torch_eager": baselines.torch_eager(r),
+        "device_peak": run.meta.get("device_peak"),
+        "floor_us": floor_us(run, r.cell.framework),
+        "precision": r.cell.precision,
+        "device": r.cell.device,
+    }
+    values = {**_recorded(run, r), **measures.compute(MEASURES, inputs)}
+    return {**frame.base_row(run, r), **{k: values[k] for k in COLUMNS}}
 
 
 def cells_frame(runs: Sequence[Run]) -> pd.DataFrame:
@@ -162,11 +193,18 @@ def break_even_frame(cells: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def aggregate(key: str, group: pd.DataFrame) -> Any:
+    """AGGREGATES[key] over a group of frame rows."""
+    spec = AGGREGATES[key]
+    return spec.metric(group[spec.of])
+
+
 def geomean_frame(cells: pd.DataFrame, include_contended: bool = False) -> pd.DataFrame:
-    """Per backend, mode and device: geometric-mean speedups (bench.metrics.geomean) and how
-    many workloads they cover. A workload is a model at one batch size. ``covered`` counts
-    the workloads with a speedup (the cell and its baseline are both ok, and neither was
-    contended unless ``include_contended``), ``total`` those the backend was asked to run."""
+    """Per backend, mode and device: geometric-mean speedups and the pass rate (AGGREGATES)
+    and how many workloads the speedups cover. A workload is a model at one batch size.
+    ``covered`` counts the workloads with a speedup (the cell and its baseline are both ok,
+    and neither was contended unless ``include_contended``), ``total`` those the backend
+    was asked to run (not-applicable ones aside)."""
     data = cells[~cells["not_applicable"]]
     if not include_contended:  # a contended cell's or baseline's speedup is the machine's
         data = data.assign(
@@ -181,6 +219,7 @@ def geomean_frame(cells: pd.DataFrame, include_contended: bool = False) -> pd.Da
         ["panel", "backend"], observed=True, sort=False
     ):
         vs_eager, vs_torch = group["vs_eager"].dropna(), group["vs_torch_eager"].dropna()
+        ok, total = aggregate("pass_count", group)
         rows.append(
             {
                 "panel": panel_label,
@@ -189,12 +228,12 @@ def geomean_frame(cells: pd.DataFrame, include_contended: bool = False) -> pd.Da
                 "eager_backend": group["eager_backend"].iloc[0],
                 "run_ids": ", ".join(dict.fromkeys(group["run_id"])),
                 "commits": ", ".join(dict.fromkeys(group["commit"])),
-                "vs_eager": frame.num(metrics.geomean(vs_eager)),
+                "vs_eager": frame.num(aggregate("vs_eager", group)),
                 "vs_eager_covered": len(vs_eager),
-                "vs_torch_eager": frame.num(metrics.geomean(vs_torch)),
+                "vs_torch_eager": frame.num(aggregate("vs_torch_eager", group)),
                 "vs_torch_eager_covered": len(vs_torch),
-                "ok": int((group["status"] == "ok").sum()),
-                "total": len(group),
+                "ok": ok,
+                "total": total,
             }
         )
     out = pd.DataFrame(rows)

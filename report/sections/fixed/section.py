@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -15,7 +16,7 @@ from bench.store import Run
 from report import fmt
 from report.sections import Options, Section
 from report.sections.fixed.citations import cite_break_even, cite_cell, cite_geomean, cite_peak
-from report.sections.fixed.figures import build_figures, precision_figure
+from report.sections.fixed.figures import build_figures, figure_frames, precision_figure
 from report.sections.fixed.frames import (
     SCENARIO,
     break_even_frame,
@@ -31,6 +32,7 @@ from report.sections.fixed.tables import (
     summary_table,
 )
 from report.sections.fixed.traces import top_ops_table, traces_table
+from report.tables import Table
 
 # A busy machine: the page warns when more than this share of the ok cells is noisy.
 NOISY_WARNING_SHARE = 0.25
@@ -55,6 +57,22 @@ def impossible_warning(cells: pd.DataFrame) -> str | None:
         f"peak is wrong{note}. They are marked “impossible” in the % of peak column; do not "
         "cite their speed."
     )
+
+
+def tables(
+    cells: pd.DataFrame, pairs: pd.DataFrame, geo: pd.DataFrame, report_dir: Path | None
+) -> dict[str, Table]:
+    """The section's tables, by the name the template reads them by."""
+    return {
+        "geomean": geomean_table(geo),
+        "summary": summary_table(cells),
+        "noisy_cells": noisy_table(cells),
+        "break_even": break_even_table(pairs),
+        "memory": memory_table(cells),
+        "precision": precision_table(cells),
+        "traces": traces_table(cells, report_dir),
+        "top_ops": top_ops_table(cells),
+    }
 
 
 def build(
@@ -98,7 +116,8 @@ def build(
             "of their time is the timer and the sync, not the model; they are marked "
             "“near floor”."
         )
-    figures = build_figures(cells, pairs, first_figure)
+    frames = figure_frames(cells, pairs, geo)
+    figures = build_figures(frames, first_figure)
     nav = [
         ("reading", "How to read this report"),
         ("headline", "Geometric-mean speedups"),
@@ -148,17 +167,10 @@ def build(
         nav=nav,
         context={
             "figures": figures,
-            "geomean": geomean_table(geo),
-            "summary": summary_table(cells),
-            "noisy_cells": noisy_table(cells),
-            "break_even": break_even_table(pairs),
-            "memory": memory_table(cells),
-            "precision": precision_table(cells),
-            "precision_figure": precision_figure(cells, first_figure + 6),
+            **tables(cells, pairs, geo, options.report_dir),
+            "precision_figure": precision_figure(frames, first_figure + 6),
             "noise_threshold": f"{NOISY_IQR_RATIO:.0%}",
             "traced": bool(cells["trace_tool"].notna().any()),
-            "traces": traces_table(cells, options.report_dir),
-            "top_ops": top_ops_table(cells),
         },
         failures=cells[cells["status"] != "ok"],
         citations=citations,

@@ -4,11 +4,15 @@ against their baselines, the geometric means and the break-even steps.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
-from bench.metrics import DEFINITIONS, NOISY_IQR_RATIO
+from bench.metrics import NOISY_IQR_RATIO
 from report import fmt, frame
-from report.tables import Column, Row, Table, status_text
+from report.sections.fixed.frames import AGGREGATES as A
+from report.sections.fixed.frames import MEASURES as M
+from report.tables import Column, Row, Table, shown, status_text
 
 
 def _classes(r: pd.Series) -> str:
@@ -17,31 +21,38 @@ def _classes(r: pd.Series) -> str:
     return "noisy" if r["noisy"] or r["contended"] else ""
 
 
-def _help(key: str) -> str:
-    return DEFINITIONS[key].help()
-
+# The status column: ok, or ok with the flags that qualify it (status_text), or not ok.
+STATUS = shown(
+    "status",
+    M["noisy"],
+    M["contended"],
+    M["near_floor"],
+    note="ok, with what qualifies it, or why it is not",
+    numeric=False,
+)
+IQR_NOTE = "interquartile range of the timed steps, and its share of the median"
 
 SUMMARY_COLUMNS = (
     Column("backend"),
-    Column("median ms", True, _help("median")),
-    Column("p90 ms", True, _help("latency")),
-    Column("p99 ms", True, _help("latency")),
-    Column("IQR ms (of median)", True, f"interquartile range; {_help('noisy')}"),
-    Column("examples/s", True, _help("throughput")),
-    Column("% of peak", True, f"{_help('fraction_of_peak')}; {_help('impossible')}"),
+    shown("median ms", M["median_ms"]),
+    shown("p90 ms", M["p90_ms"]),
+    shown("p99 ms", M["p99_ms"]),
+    shown("IQR ms (of median)", M["iqr_ms"], M["iqr_ratio"], note=IQR_NOTE),
+    shown("examples/s", M["throughput_per_s"]),
+    shown("% of peak", M["fraction_of_peak"], M["impossible"]),
     Column("first call s", True, "first step including tracing/compilation, cold caches"),
-    Column("start s", True, _help("steady_start")),
+    shown("start s", M["time_to_steady_s"]),
     Column(
         "warm first call s",
         True,
         "the first call of a new process that finds the compile cache the first one left "
         "(only backends that keep one)",
     ),
-    Column("peak MiB", True, "device allocator peak on CUDA, host VmHWM on CPU"),
+    shown("peak MiB", M["memory_bytes"]),
     Column("parity err", True, "max |y - y_ref| / max |y_ref| against float64 NumPy"),
-    Column("vs eager", True, _help("vs_eager")),
-    Column("vs torch-eager", True, _help("vs_torch_eager")),
-    Column("status"),
+    shown("vs eager", M["vs_eager"]),
+    shown("vs torch-eager", M["vs_torch_eager"]),
+    STATUS,
 )
 
 
@@ -97,9 +108,7 @@ def with_peak_sources(columns: tuple[Column, ...], cells: pd.DataFrame) -> tuple
     ]
     where = "; ".join(sources) if sources else "no run of this table measured its device's peak"
     return tuple(
-        Column(c.label, c.numeric, f"{c.help}. Peaks: {where}", c.wrap)
-        if c.label == "% of peak"
-        else c
+        replace(c, help=f"{c.help}. Peaks: {where}") if c.label == "% of peak" else c
         for c in columns
     )
 
@@ -135,11 +144,11 @@ def noisy_table(cells: pd.DataFrame) -> Table:
     ]
     columns = (
         *WHERE_COLUMNS,
-        Column("median ms", True),
-        Column("IQR ms", True),
-        Column("IQR / median", True),
-        Column("p99 ms", True),
-        Column("samples", True),
+        shown("median ms", M["median_ms"]),
+        shown("IQR ms", M["iqr_ms"]),
+        shown("IQR / median", M["iqr_ratio"]),
+        shown("p99 ms", M["p99_ms"]),
+        shown("samples", M["n"]),
     )
     empty = f"No cell is noisy (IQR/median ≤ {NOISY_IQR_RATIO:.0%})."
     return Table("noisy-table", columns, tuple(rows), empty)
@@ -170,15 +179,15 @@ def memory_table(cells: pd.DataFrame) -> Table:
         Column("model, batch"),
         Column("backend"),
         Column("eager backend"),
-        Column("peak MiB", True),
-        Column("eager / this", True, _help("memory_vs_eager")),
+        shown("peak MiB", M["memory_bytes"]),
+        shown("eager / this", M["memory_vs_eager"]),
         Column(
             "NVML peak MiB",
             True,
             "the worker's GPU memory as the driver saw it (sampled), the same counter for every "
             "framework; it includes the CUDA context",
         ),
-        Column("counter", wrap="wrap"),
+        shown("counter", M["memory_counter"], numeric=False, wrap="wrap"),
     )
     return Table("memory-table", columns, tuple(rows), "No static cell with an ok eager cell.")
 
@@ -212,10 +221,10 @@ def precision_table(cells: pd.DataFrame) -> Table:
         Column("model, batch"),
         Column("backend"),
         Column("precision"),
-        Column("status"),
-        Column("median ms", True, _help("median")),
-        Column("vs float32", True, _help("vs_float32")),
-        Column("memory saved", True, _help("memory_saved")),
+        STATUS,
+        shown("median ms", M["median_ms"]),
+        shown("vs float32", M["vs_float32"]),
+        shown("memory saved", M["memory_saved"]),
         Column("parity err", True, "this cell's max relative error against float64 NumPy"),
         Column(
             "float32 eager err",
@@ -247,11 +256,11 @@ def geomean_table(geo: pd.DataFrame) -> Table:
     columns = (
         Column("mode · device"),
         Column("backend"),
-        Column("geomean vs own eager", True, _help("geomean")),
+        shown("geomean vs own eager", A["vs_eager"], M["vs_eager"]),
         Column("covered", True, "workloads with a speedup / workloads run"),
-        Column("geomean vs torch-eager", True, _help("geomean")),
+        shown("geomean vs torch-eager", A["vs_torch_eager"], M["vs_torch_eager"]),
         Column("covered", True),
-        Column("pass rate", True, _help("pass_rate")),
+        shown("pass rate", A["pass_count"]),
     )
     return Table("geomean-table", columns, tuple(rows), "No cell to summarise.")
 
@@ -279,13 +288,13 @@ def break_even_table(pairs: pd.DataFrame) -> Table:
         Column("model, batch"),
         Column("static backend"),
         Column("eager backend"),
-        Column("start s (static / eager)", True, _help("steady_start")),
-        Column("median ms (static / eager)", True),
-        Column("break-even steps (cold)", True, _help("break_even")),
-        Column(
+        shown("start s (static / eager)", M["time_to_steady_s"]),
+        shown("median ms (static / eager)", M["median_ms"]),
+        shown("break-even steps (cold)", M["break_even"]),
+        shown(
             "break-even steps (warm)",
-            True,
-            "the same with the static backend's warm start (a new process finding its compile "
+            M["break_even_warm"],
+            note="with the static backend's warm start (a new process finding its compile "
             "cache); – where nothing persists between processes",
         ),
     )
