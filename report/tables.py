@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from report.measures import Aggregate, Measure, explain
+
 
 @dataclass(frozen=True)
 class Column:
@@ -19,6 +21,15 @@ class Column:
     numeric: bool = False
     help: str = ""  # shown as a tooltip on the header
     wrap: str = ""  # "wrap" or "reason": a text column that may wrap
+    shows: tuple[Measure | Aggregate, ...] = ()  # what its cells show: their metrics
+
+
+def shown(
+    label: str, *shows: Measure | Aggregate, note: str = "", numeric: bool = True, wrap: str = ""
+) -> Column:
+    """A column of derived numbers: its tooltip is what ``shows`` are, from their metrics'
+    own docstrings (report.measures.explain)."""
+    return Column(label, numeric, explain(*shows, note=note), wrap, shows)
 
 
 @dataclass(frozen=True)

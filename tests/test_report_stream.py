@@ -165,7 +165,7 @@ def test_the_figure_rings_the_crossing_on_the_static_line(dynamic):
 
 
 def test_many_lines_get_a_panel_per_framework(dynamic, monkeypatch):
-    monkeypatch.setattr(plots, "MAX_LINES_PER_PANEL", 3)
+    monkeypatch.setattr(plots.stream, "MAX_LINES_PER_PANEL", 3)  # read where it is drawn
     fig = plots.cumulative_time(dynamic, stream.cumulative_frame(dynamic), "t")
     panels = [a for a in fig.axes if a.get_visible()]
     assert [a.get_title(loc="left") for a in panels] == ["torch", "jax", "tf"]

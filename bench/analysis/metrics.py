@@ -443,7 +443,8 @@ def speedup(baseline: CellResult | None, r: CellResult) -> float | None:
 
 
 def speedup_vs_eager(r: CellResult, baselines: Baselines) -> float | None:
-    """``speedup`` against the same framework's eager backend in the same block.
+    """``speedup`` against the same framework's eager backend in the same block: its
+    median / this median (above 1 is faster).
 
     Reads: status, samples_ms, steady_step_ms (of r and of its eager cell)
     """
@@ -451,7 +452,8 @@ def speedup_vs_eager(r: CellResult, baselines: Baselines) -> float | None:
 
 
 def speedup_vs_torch_eager(r: CellResult, baselines: Baselines) -> float | None:
-    """``speedup`` against torch-eager in the same block: one scale for every framework.
+    """``speedup`` against torch-eager in the same block: torch-eager's median / this
+    median, one scale for every framework.
 
     Reads: status, samples_ms, steady_step_ms (of r and of the torch-eager cell)
     """
@@ -703,13 +705,23 @@ def geomean(values: Iterable[float | None]) -> float | None:
     return float(np.exp(np.mean(np.log(finite)))) if finite else None
 
 
-def ok_share(results: Sequence[CellResult]) -> float:
-    """The pass rate: ok cells / cells run (not-applicable ones left out).
+def pass_count(statuses: Iterable[str]) -> tuple[int, int]:
+    """The pass rate as (ok cells, cells run) of some cells' statuses: ok / run, a cell
+    whose combination does not apply (not-applicable) not counted as run.
 
     Reads: status
     """
-    counted = [r for r in results if r.status is not Status.NOT_APPLICABLE]
-    return sum(r.ok for r in counted) / len(counted) if counted else math.nan
+    run = [str(s) for s in statuses if str(s) != Status.NOT_APPLICABLE.value]
+    return sum(s == Status.OK.value for s in run), len(run)
+
+
+def ok_share(results: Sequence[CellResult]) -> float:
+    """The pass rate: ok cells / cells run (``pass_count``, not-applicable ones left out).
+
+    Reads: status
+    """
+    ok, run = pass_count(r.status for r in results)
+    return ok / run if run else math.nan
 
 
 # --- words for the report and the summary ---------------------------------------------

@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis import metrics
-from bench.analysis.metrics import DEFINITIONS, EAGER_STRATEGY, Baselines, OvertakeKind
+from bench.analysis.metrics import EAGER_STRATEGY, Baselines, OvertakeKind
 from bench.matrix.streams import STRATEGIES, STRATEGY_HELP, STREAMS
 from bench.results.record import STATUSES, CellResult, Status
 from bench.results.store import Run
-from report import fmt, frame, plots
+from report import fmt, frame, measures, plots
 from report.figures import FigureBlock, figure
+from report.measures import Measure, computed_by
 from report.sections import Options, Section
-from report.tables import Column, Row, Table
+from report.tables import Column, Row, Table, shown
 
 SCENARIO = "stream"
 
@@ -61,28 +62,43 @@ def bucket_description(runs: Sequence[Run]) -> str:
     return "powers of two"
 
 
+M = metrics
+# Every derived number of a stream cell, each computed by the one bench.analysis.metrics function
+# named.
+MEASURES: dict[str, Measure] = {
+    m.key: m
+    for m in (
+        Measure("distinct_shapes", M.distinct_shapes, when="ok"),
+        Measure("last_compile_step", M.last_compile_step, when="ok"),
+        Measure("total_s", M.total_s),
+        Measure("compile_s", M.compile_s),
+        Measure("compile_share", M.compile_share),
+        Measure("steady_ms", M.median_ms),
+        Measure("padding_waste", M.padding_waste, when="ok"),
+        Measure("overtakes_at", M.overtaking, ("result", "baselines"), part="value"),
+        Measure(
+            "overtakes_kind", M.overtaking, ("result", "baselines"), part="kind.value", kind="text"
+        ),
+        Measure("overtakes_note", M.overtaking, ("result", "baselines"), part="text", kind="text"),
+    )
+}
+
+
 def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
     ok = r.ok
     passes = r.passes
-    overtaking = metrics.overtaking(r, baselines)
-    last = metrics.last_compile_step(r)
+    measured = measures.compute(MEASURES, {"result": r, "baselines": baselines})
     return {
         **frame.base_row(run, r),
         "stream_description": stream_description(run, r.cell.stream or ""),
         "n_steps": len(passes.lengths) if passes else math.nan,
-        "distinct_shapes": frame.num(metrics.distinct_shapes(r)) if ok else math.nan,
+        "distinct_shapes": measured["distinct_shapes"],
         "compilations": frame.num(passes.compilations if ok and passes else None),
         "compilations_second_pass": frame.num(passes.compilations_second_pass if passes else None),
-        "last_compile_step": frame.num(last) if ok else math.nan,
-        "total_s": frame.num(metrics.total_s(r)),
-        "compile_s": frame.num(metrics.compile_s(r)),
-        "compile_share": frame.num(metrics.compile_share(r)),
-        "steady_ms": frame.num(metrics.median_ms(r)),
-        "padding_waste": frame.num(metrics.padding_waste(r)) if ok else math.nan,
+        **{k: measured[k] for k in ("last_compile_step", "total_s", "compile_s")},
+        **{k: measured[k] for k in ("compile_share", "steady_ms", "padding_waste")},
         "step_ms": list(passes.step_ms) if ok and passes else [],
-        "overtakes_at": overtaking.value(),
-        "overtakes_kind": overtaking.kind.value,
-        "overtakes_note": overtaking.text(),
+        **{k: measured[k] for k in ("overtakes_at", "overtakes_kind", "overtakes_note")},
     }
 
 
@@ -143,28 +159,30 @@ def cumulative_frame(group: pd.DataFrame) -> pd.DataFrame:
 # --- the table of one stream ----------------------------------------------------------
 
 
-def _help(key: str) -> str:
-    return DEFINITIONS[key].help()
-
-
 COLUMNS = (
     Column("backend"),
     Column("strategy", help="exact, dynamic or bucket: see How to read this section"),
     Column("status"),
-    Column("shapes", True, _help("shapes")),
+    shown("shapes", MEASURES["distinct_shapes"]),
     Column(
         "compilations",
         True,
         "graphs the framework reports building over the stream (dynamo's unique graphs, "
         "jax.jit's cache entries, tf.function's tracing count); – for eager backends",
     ),
-    Column("total s", True, _help("total_s")),
-    Column("compile s", True, _help("compile_s")),
-    Column("compile share", True, _help("compile_share")),
-    Column("steady ms", True, _help("steady_ms")),
-    Column("padding", True, _help("padding")),
-    Column("overtakes eager at step", True, _help("overtakes")),
-    Column("note", wrap="wrap"),
+    shown("total s", MEASURES["total_s"]),
+    shown("compile s", MEASURES["compile_s"]),
+    shown("compile share", MEASURES["compile_share"]),
+    shown("steady ms", MEASURES["steady_ms"], note="the second pass: no compilation left"),
+    shown("padding", MEASURES["padding_waste"]),
+    shown("overtakes eager at step", MEASURES["overtakes_at"], MEASURES["overtakes_note"]),
+    shown(
+        "note",
+        MEASURES["last_compile_step"],
+        note="why a cell has no numbers, or when a static cell last compiled",
+        numeric=False,
+        wrap="wrap",
+    ),
 )
 
 
@@ -255,10 +273,10 @@ CAPTION = (
     "sequence; where a line runs parallel to another, the two run equally fast per step. "
     "A ring marks the step from which a static backend's total stays at or below that of "
     "its framework's eager backend fed the stream as it comes (exact), to the end: the "
-    "stream length from which its static graph has paid for itself "
-    f"({DEFINITIONS['overtakes'].function}). The vertical axis is logarithmic where the "
-    "stream totals span more than 10×; past {max_lines} lines there is one panel per "
-    "framework. Here: {crossings}.",
+    "stream length from which its static graph has paid for itself. The vertical axis is "
+    "logarithmic where the stream totals span more than 10×; past {max_lines} lines there is "
+    "one panel per framework. Here: {crossings}. "
+    + computed_by(MEASURES["overtakes_at"], MEASURES["overtakes_kind"]),
 )
 
 
