@@ -542,7 +542,7 @@ def _positive_finite(value) -> bool:
 
 
 @pytest.mark.framework
-@pytest.mark.parametrize("framework", peak.PREFERENCE)
+@pytest.mark.parametrize("framework", peaks.PREFERENCE)
 def test_the_peak_is_measured_in_a_process_of_its_own(framework):
     from bench import backends
 
