@@ -4,9 +4,11 @@ A result (bench.record) holds what one worker measured; everything the summary, 
 report, the citations and ``compare`` print that combines cells or is a formula over raw
 samples is computed here, and nowhere else. Each function's docstring states its
 formula and, on its ``Reads:`` line, the ``cells.jsonl`` fields it reads (the test
-suite checks those are real fields). ``DEFINITIONS`` holds the wording the report's
-column help and figure captions use, built from the same constants (e.g. the noise
-threshold), so a threshold is never restated by hand.
+suite checks those are real fields). The report's column tooltips and figure captions
+are written from these docstrings, beside the name of the function that computes the
+number shown (report.measures). ``DEFINITIONS`` holds a short label and wording per
+derived number, built from the same constants (e.g. the noise threshold), so a threshold
+is never restated by hand.
 """
 
 from __future__ import annotations

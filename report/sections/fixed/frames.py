@@ -4,6 +4,7 @@ bench.metrics), its raw samples, its static/eager pairs and its geometric means.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,7 +99,6 @@ def _recorded(run: Run, r: CellResult) -> dict:
     """What the cell's record and its run hold as they are: no formula over them."""
     device_peak = run.meta.get("device_peak")
     contention = device_peak.get("contention") if isinstance(device_peak, dict) else None
-    has_peak = M.peak_flops_per_s(device_peak, r.cell.precision, r.cell.device) is not None
     return {
         "run_path": str(run.path),
         "trace_tool": r.trace.trace_tool if r.trace else None,
@@ -114,7 +114,6 @@ def _recorded(run: Run, r: CellResult) -> dict:
         "parity_max_rel_err": frame.num(r.parity.parity_max_rel_err if r.parity else None),
         "parity_tolerance": frame.num(r.parity.parity_tolerance if r.parity else None),
         "flops_per_step": frame.num(r.build.flops_per_step if r.build else None),
-        "peak_how": peak.describe(device_peak, r.cell.precision) if has_peak else "",
         "peak_contention": frame.num(contention),
         "compilations": frame.num(r.steady.compilations if r.steady else None),
         "gpu_memory_bytes": frame.num(r.memory.peak_gpu_process_bytes if r.memory else None),
@@ -137,6 +136,8 @@ def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
         "device": r.cell.device,
     }
     values = {**_recorded(run, r), **measures.compute(MEASURES, inputs)}
+    has_peak = not math.isnan(values["peak_flops_per_s"])  # how a peak was measured, if one was
+    values["peak_how"] = peak.describe(inputs["device_peak"], r.cell.precision) if has_peak else ""
     return {**frame.base_row(run, r), **{k: values[k] for k in COLUMNS}}
 
 
