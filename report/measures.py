@@ -116,8 +116,8 @@ def explain(*shows: Measure | Aggregate, note: str = "") -> str:
 
 
 def computed_by(*shows: Measure | Aggregate) -> str:
-    """``Computed by bench.analysis.metrics.a and bench.analysis.metrics.b.``: the end of a "
-    "figure's caption."""
+    """``Computed by bench.analysis.metrics.a and bench.analysis.metrics.b.``: the end of a
+    figure's caption."""
     names = [name(m) for m in _metrics(shows)]
     if not names:
         return ""
@@ -125,7 +125,7 @@ def computed_by(*shows: Measure | Aggregate) -> str:
     return f"Computed by {listed}."
 
 
-CITED = re.compile(r"bench\.metrics\.(\w+)")
+CITED = re.compile(r"bench\.analysis\.metrics\.(\w+)")
 
 
 def cited(text: str) -> list[str]:

@@ -4,9 +4,11 @@ A result (bench.results.record) holds what one worker measured; everything the s
 report, the citations and ``compare`` print that combines cells or is a formula over raw
 samples is computed here, and nowhere else. Each function's docstring states its
 formula and, on its ``Reads:`` line, the ``cells.jsonl`` fields it reads (the test
-suite checks those are real fields). ``DEFINITIONS`` holds the wording the report's
-column help and figure captions use, built from the same constants (e.g. the noise
-threshold), so a threshold is never restated by hand.
+suite checks those are real fields). The report's column tooltips and figure captions
+are written from these docstrings, beside the name of the function that computes the
+number shown (report.measures). ``DEFINITIONS`` holds a short label and wording per
+derived number, built from the same constants (e.g. the noise threshold), so a threshold
+is never restated by hand.
 """
 
 from __future__ import annotations
@@ -246,7 +248,8 @@ def achieved_flops_per_s(r: CellResult) -> float | None:
 
 def peak_flops_per_s(device_peak: object, precision: str, device: str) -> float | None:
     """The device's measured peak FLOP/s for a precision (run.json's ``device_peak``, measured
-    by bench.worker.peak at the start of the run: the best of several large matrix multiplies in
+    by bench.worker.peak at the start of the run: the best of several large matrix multiplies
+    in
     the precision's matmul mode, or in float32 where that is faster); None where the run
     measured none for this precision and device."""
     if not isinstance(device_peak, dict) or device_peak.get("device") != device:
@@ -420,7 +423,8 @@ def memory_vs_eager(r: CellResult, baselines: Baselines) -> float | None:
 
 def near_floor(r: CellResult, floor_us: float | None) -> bool:
     """The median step is within FLOOR_MARGIN times the harness floor (an empty synced step,
-    measured per run and framework by bench.worker.probe): much of it is the harness's own cost.
+    measured per run and framework by bench.worker.probe): much of it is the harness's own
+    cost.
 
     Reads: status, samples_ms, steady_step_ms
     """

@@ -234,8 +234,8 @@ def _positive(value: Any) -> bool:
 
 
 def check_device_peak(peak: dict, where: str) -> None:
-    """run.json's ``device_peak`` (bench.worker.peak): what the device did at the start of the "
-    "run."""
+    """run.json's ``device_peak`` (bench.worker.peak): what the device did at the start of the
+    run."""
     from bench.matrix.precision import PRECISIONS
 
     def bad(field: str, what: str) -> SchemaError:

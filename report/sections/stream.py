@@ -39,8 +39,8 @@ def _settings(run: Run) -> dict:
 
 
 def stream_description(run: Run, stream: str) -> str:
-    """What run.json says the stream is (bench.matrix.streams' text for runs that did not record "
-    "it)."""
+    """What run.json says the stream is (bench.matrix.streams' text for runs that did not record
+    it)."""
     recorded = (_settings(run).get("streams") or {}).get(stream) or {}
     known = STREAMS.get(stream)
     return recorded.get("description") or (known.description if known else "not recorded")

@@ -4,6 +4,7 @@ bench.analysis.metrics), its raw samples, its static/eager pairs and its geometr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,8 +91,8 @@ COLUMNS = (
 
 
 def floor_us(run: Run, framework: str) -> float | None:
-    """The run's harness floor for a framework (bench.worker.probe; None in runs that predate "
-    "it)."""
+    """The run's harness floor for a framework (bench.worker.probe; None in runs that predate
+    it)."""
     floor = ((run.meta.get("harness_floor_us") or {}).get(framework) or {}).get("median")
     return float(floor) if isinstance(floor, (int, float)) else None
 
@@ -100,7 +101,6 @@ def _recorded(run: Run, r: CellResult) -> dict:
     """What the cell's record and its run hold as they are: no formula over them."""
     device_peak = run.meta.get("device_peak")
     contention = device_peak.get("contention") if isinstance(device_peak, dict) else None
-    has_peak = M.peak_flops_per_s(device_peak, r.cell.precision, r.cell.device) is not None
     return {
         "run_path": str(run.path),
         "trace_tool": r.trace.trace_tool if r.trace else None,
@@ -116,7 +116,6 @@ def _recorded(run: Run, r: CellResult) -> dict:
         "parity_max_rel_err": frame.num(r.parity.parity_max_rel_err if r.parity else None),
         "parity_tolerance": frame.num(r.parity.parity_tolerance if r.parity else None),
         "flops_per_step": frame.num(r.build.flops_per_step if r.build else None),
-        "peak_how": describe_peak(device_peak, r.cell.precision) if has_peak else "",
         "peak_contention": frame.num(contention),
         "compilations": frame.num(r.steady.compilations if r.steady else None),
         "gpu_memory_bytes": frame.num(r.memory.peak_gpu_process_bytes if r.memory else None),
@@ -139,6 +138,8 @@ def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
         "device": r.cell.device,
     }
     values = {**_recorded(run, r), **measures.compute(MEASURES, inputs)}
+    has_peak = not math.isnan(values["peak_flops_per_s"])  # how a peak was measured, if one was
+    values["peak_how"] = describe_peak(inputs["device_peak"], r.cell.precision) if has_peak else ""
     return {**frame.base_row(run, r), **{k: values[k] for k in COLUMNS}}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -58,20 +58,24 @@ def impossible_warning(cells: pd.DataFrame) -> str | None:
     )
 
 
+# The section's tables, by the name the template reads them by: each from the cells frame,
+# the static/eager pairs and the geometric means (and, for links, where the page is written).
+TABLES: dict[str, Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame, Path | None], Table]] = {
+    "geomean": lambda cells, pairs, geo, to: geomean_table(geo),
+    "summary": lambda cells, pairs, geo, to: summary_table(cells),
+    "noisy_cells": lambda cells, pairs, geo, to: noisy_table(cells),
+    "break_even": lambda cells, pairs, geo, to: break_even_table(pairs),
+    "memory": lambda cells, pairs, geo, to: memory_table(cells),
+    "precision": lambda cells, pairs, geo, to: precision_table(cells),
+    "traces": lambda cells, pairs, geo, to: traces_table(cells, to),
+    "top_ops": lambda cells, pairs, geo, to: top_ops_table(cells),
+}
+
+
 def tables(
     cells: pd.DataFrame, pairs: pd.DataFrame, geo: pd.DataFrame, report_dir: Path | None
 ) -> dict[str, Table]:
-    """The section's tables, by the name the template reads them by."""
-    return {
-        "geomean": geomean_table(geo),
-        "summary": summary_table(cells),
-        "noisy_cells": noisy_table(cells),
-        "break_even": break_even_table(pairs),
-        "memory": memory_table(cells),
-        "precision": precision_table(cells),
-        "traces": traces_table(cells, report_dir),
-        "top_ops": top_ops_table(cells),
-    }
+    return {name: make(cells, pairs, geo, report_dir) for name, make in TABLES.items()}
 
 
 def build(
