@@ -709,7 +709,7 @@ def geomean(values: Iterable[float | None]) -> float | None:
     return float(np.exp(np.mean(np.log(finite)))) if finite else None
 
 
-def pass_count(statuses: Iterable[str]) -> tuple[int, int]:
+def pass_count(statuses: Iterable[object]) -> tuple[int, int]:
     """The pass rate as (ok cells, cells run) of some cells' statuses: ok / run, a cell
     whose combination does not apply (not-applicable) not counted as run.
 
