@@ -72,20 +72,38 @@ def test_an_eleventh_backend_is_picked_up_by_every_parity_and_train_step_test(tm
     assert "failed" not in summary and "error" not in summary
 
 
-def test_the_readme_tables_are_the_registries():
-    """`python -m bench list --markdown` prints the README's tables of backends, models and
-    FLOPs; regenerate them with it when a registry changes."""
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_tables_are_the_registries():
+    """`python -m bench list --markdown` prints docs/backends-and-models.md's tables of
+    backends, models and FLOPs; regenerate them with it when a registry changes."""
+    page = (ROOT / "docs" / "backends-and-models.md").read_text()
     for table in show.markdown_tables():
-        assert table in readme, (
-            f"README.md lacks this table (from `bench list --markdown`):\n{table}"
+        assert table in page, (
+            f"docs/backends-and-models.md lacks this table (from `bench list --markdown`):\n{table}"
         )
+
+
+def test_the_readme_is_short_links_every_docs_page_and_nothing_outside():
+    """README.md stays a front page (at most about 200 lines), every docs/ page is linked
+    from it, and no page links outside the repository."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 220
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"](docs/{page.name}" in readme, f"README.md does not link docs/{page.name}"
+    for page in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")]:
+        text = page.read_text()
+        for target in re.findall(r"\]\(([^)#\s]+)", text):
+            if "://" in target:
+                continue
+            resolved = (page.parent / target).resolve()
+            assert resolved.is_relative_to(ROOT), f"{page.name} links outside: {target}"
+            assert resolved.exists(), f"{page.name} links to a missing {target}"
+        assert "../shared" not in text, f"{page.name} names a path outside the repository"
 
 
 def test_readme_lists_exactly_the_recorded_environment_variables():
     from bench.parent.environment import ENV_ALLOWLIST
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "results-format.md").read_text()
     listed = readme.split("The allowlist, exactly: ", 1)[1].split(". If a", 1)[0]
     names = {n.strip().strip("`") for n in " ".join(listed.split()).split(",")}
     assert names == set(ENV_ALLOWLIST)

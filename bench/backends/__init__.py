@@ -2,7 +2,7 @@
 
 Nothing here imports a framework: the parent process lists, validates and expands the
 matrix from these tables alone; only a worker imports a backend's module (and with it,
-its framework). The command line's ``list``, the README's backend table
+its framework). The command line's ``list``, docs/backends-and-models.md's backend table
 (``python -m bench list --markdown``) and every parametrised test are generated from
 ``FRAMEWORKS`` and ``BACKENDS`` (bench/backends/registry.py): a backend registered there is
 run by every parity, train-step and contract test without a test being edited.

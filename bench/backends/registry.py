@@ -96,7 +96,7 @@ FRAMEWORKS: dict[str, FrameworkInfo] = {
             # program per op and shape), so its first steps cost like a trace.
             eager_build_s=5.0,
             # Use on demand, not 75% of the GPU reserved at start: the allocator's counters
-            # then measure use, not reservation (see the README's GPU memory section).
+            # then measure use, not reservation (docs/gpu.md, memory).
             worker_env={"XLA_PYTHON_CLIENT_PREALLOCATE": "false"},
             cache_env={
                 "JAX_COMPILATION_CACHE_DIR": "{cache_dir}/jax",
@@ -132,7 +132,7 @@ class BackendInfo:
     name: str
     framework: str
     target: str  # "module:Class"
-    summary: str  # what runs, for the README's table and `python -m bench list`
+    summary: str  # what runs, for docs/backends-and-models.md's table and `python -m bench list`
     devices: tuple[str, ...] = ("cpu", "cuda")
     # False for the framework's eager baseline; True where a graph is traced/compiled
     # once and replayed (the first call pays for it).

@@ -46,7 +46,7 @@ def build_parser() -> Parser:
         "list", help="models, backends (and whether they can run here), devices, profiles"
     )
     listing.add_argument(
-        "--markdown", action="store_true", help="the README's tables of backends, models, FLOPs"
+        "--markdown", action="store_true", help="the tables of docs/backends-and-models.md"
     )
     sub.add_parser("env", help="print what run.json records about this machine, as JSON")
 

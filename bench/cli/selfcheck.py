@@ -43,7 +43,7 @@ from bench.parent.runner import classify
 from bench.parent.worker_env import importable, worker_env
 from bench.terminal import plain
 
-DEVICE = "cpu"  # the tolerance below is stated for the CPU (see the README's section)
+DEVICE = "cpu"  # the tolerance below is stated for the CPU (docs/reading-the-numbers.md, selfcheck)
 DEFAULT_MODELS = ("mlp", "cnn")
 # torch.compile takes tens of seconds per model on a small CPU: by default it is checked
 # on the first model only (DEFAULT_MODELS[0]).

@@ -24,7 +24,7 @@ from bench.terminal import plain
 
 
 def backend_rows() -> list[tuple[str, ...]]:
-    """The README's backend table: one row per registered backend."""
+    """docs/backends-and-models.md's backend table: one row per registered backend."""
     return [
         (f"`{i.name}`", i.framework, i.summary, ", ".join(i.devices))
         for i in backends.BACKENDS.values()
@@ -32,7 +32,7 @@ def backend_rows() -> list[tuple[str, ...]]:
 
 
 def model_rows() -> list[tuple[str, ...]]:
-    """The README's model table: each model's configuration and batch per profile."""
+    """The model table (docs/backends-and-models.md): configuration and batch per profile."""
     rows = []
     for name in models.MODEL_NAMES:
         spec = models.spec(name)
@@ -62,7 +62,7 @@ def markdown_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str
 
 
 def markdown_tables() -> list[str]:
-    """The README's generated tables, exactly as the README holds them."""
+    """The generated tables, exactly as docs/backends-and-models.md holds them."""
     return [
         markdown_table(("backend", "framework", "what runs", "devices"), backend_rows()),
         markdown_table(("model", *(f"{p} (batch)" for p in PROFILE_NAMES)), model_rows()),

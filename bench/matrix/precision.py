@@ -1,7 +1,7 @@
 """Precision policies: what each precision means, defined once for every framework.
 
 Each framework's backend module implements every policy (bench/backends/*); this module
-names them, says what they are (recorded in run.json and printed in the README), where
+names them, says what they are (recorded in run.json and printed in docs/precision.md), where
 they can run, and gives each its parity tolerance against the float64 reference. Model
 files know nothing of a policy: they are written dtype-generically (they compute in the
 dtype of what they are given) and keep softmax, normalisation statistics and the loss in
@@ -13,7 +13,7 @@ roundoff of a format bounds what a correct kernel can do: float32 2^-24 (6e-8), 
 network's output error is a few roundoffs times a modest factor from its depth and the
 sums it reorders; a wrong layout, gate order or a policy that is not applied is off by
 order 1 (or, the last, by the float32 error). Each tolerance sits above the worst error
-measured on this project's CPU runs for every model (see the README, Precision) and well
+measured on this project's CPU runs for every model (docs/precision.md) and well
 below what a real bug gives; PyTorch's own compiler benchmarks use 1e-3 for fp16/AMP
 inference and 1e-2 for bf16 and training, on a looser (elementwise) measure.
 """
