@@ -107,3 +107,18 @@ def test_readme_lists_exactly_the_recorded_environment_variables():
     listed = readme.split("The allowlist, exactly: ", 1)[1].split(". If a", 1)[0]
     names = {n.strip().strip("`") for n in " ".join(listed.split()).split(",")}
     assert names == set(ENV_ALLOWLIST)
+
+
+def test_where_each_number_comes_from_is_generated_from_the_metric_definitions():
+    """docs/reading-the-numbers.md's table equals bench.analysis.numbers_table: one row per
+    metric function with a ``Reads:`` line, so a new metric cannot go unlisted."""
+    from bench.analysis import metrics, numbers_table
+
+    page = (ROOT / "docs" / "reading-the-numbers.md").read_text()
+    assert numbers_table.markdown() in page, "regenerate the table: numbers_table.markdown()"
+    documented = [
+        n for n, f in vars(metrics).items() if callable(f) and "Reads:" in (f.__doc__ or "")
+    ]
+    assert {row[0] for row in numbers_table.rows()} >= {
+        n for n in documented if getattr(metrics, n).__module__ == metrics.__name__
+    }
