@@ -46,7 +46,7 @@ EXCLUDES = [
     ".ruff_cache",
     ".pytest_cache",
     ".hypothesis",
-    "results",
+    "/results",  # the run directories, not bench/results (gitignore syntax: anchored)
     "__pycache__",
     "*.egg-info",
     "build",
