@@ -41,7 +41,7 @@ def newest_runs(results_dir: Path) -> tuple[list[Path], list[str]]:
         kind = _kind(run)
         if kind is None:
             continue
-        stamp = (str(run.meta.get("started_utc") or ""), run_dir.name)
+        stamp = (run.meta.identity.started_utc, run_dir.name)
         if kind not in found or stamp > found[kind][:2]:
             found[kind] = (*stamp, run_dir)
     return [found[k][2] for k in sorted(found)], notes

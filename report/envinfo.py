@@ -10,25 +10,8 @@ import json
 from dataclasses import dataclass, field
 
 from bench.analysis.compare import short_commit
+from bench.results.run_meta import Environment, RunMeta
 from bench.results.store import Run
-
-SHOWN_ENV_KEYS = {
-    "host",
-    "python",
-    "python_executable",
-    "platform",
-    "cpu_model",
-    "cpu_count",
-    "cpu_schedulable",
-    "ram_bytes",
-    "gpus",
-    "gpus_unavailable_reason",
-    "git",
-    "threads",
-    "key_packages",
-    "packages",
-    "environment_variables",
-}
 
 
 @dataclass(frozen=True)
@@ -54,10 +37,10 @@ def _yes_no(value: object) -> str:
     return "yes" if value is True else "no" if value is False else "–"
 
 
-def _gpus(env: dict) -> str:
-    gpus = env.get("gpus")
+def _gpus(env: Environment) -> str:
+    gpus = env.gpus
     if not gpus:
-        return f"none ({env.get('gpus_unavailable_reason') or 'not recorded'})"
+        return f"none ({env.gpus_unavailable_reason or 'not recorded'})"
     return "; ".join(
         ", ".join(f"{k} {_text(v)}" if k != "name" else str(v) for k, v in g.items()) for g in gpus
     )
@@ -122,36 +105,31 @@ def mixed_gpu_warnings(run: Run, most: int = 5) -> list[str]:
     ]
 
 
-def _shards(meta: dict) -> list[tuple[str, str]]:
+def _shards(meta: RunMeta) -> list[tuple[str, str]]:
     """A merged run's shards: where and when each ran (bench.parent.merge)."""
     out = []
-    for s in meta.get("shards") or []:
-        if not isinstance(s, dict):
-            continue
-        count = len(meta["shards"])
-        hosts = ", ".join(map(str, s.get("hosts") or [])) or "–"
-        gpus = ", ".join(map(str, s.get("gpus") or []))
+    for s in meta.shards:
+        hosts = ", ".join(s.hosts) or "–"
+        gpus = ", ".join(s.gpus)
         out.append(
             (
-                f"shard {s.get('index')}/{count}",
-                f"run {s.get('run_id')} from {s.get('runner_host') or '–'}; cells on {hosts}"
+                f"shard {s.index}/{len(meta.shards)}",
+                f"run {s.run_id} from {s.runner_host or '–'}; cells on {hosts}"
                 + (f"; GPUs {gpus}" if gpus else "")
-                + f"; {s.get('started_utc')} to {s.get('finished_utc')}",
+                + f"; {s.started_utc} to {s.finished_utc}",
             )
         )
     return out
 
 
-def _interpreters(meta: dict) -> list[tuple[str, str]]:
+def _interpreters(meta: RunMeta) -> list[tuple[str, str]]:
     """Each framework's interpreter, version and CUDA build, and the harness floor (probes)."""
     out = []
-    for framework, p in sorted((meta.get("interpreters") or {}).items()):
-        if not isinstance(p, dict):
-            continue
-        floor = (p.get("floor_us") or {}).get("median")
-        text = f"{p.get('interpreter')} (Python {p.get('python')}): {p.get('version')}"
-        text += f", CUDA {p.get('cuda_build')}" if p.get("cuda_build") else ", no CUDA"
-        if isinstance(floor, (int, float)):
+    for framework, p in sorted(meta.probes.interpreters.items()):
+        floor = p.floor_us.get("median")
+        text = f"{p.interpreter} (Python {p.python}): {p.version}"
+        text += f", CUDA {p.cuda_build}" if p.cuda_build else ", no CUDA"
+        if floor is not None:
             text += f"; harness floor {floor:.3g} µs (an empty synced step)"
         out.append((f"{framework}", text))
     return out
@@ -159,44 +137,40 @@ def _interpreters(meta: dict) -> list[tuple[str, str]]:
 
 def describe(run: Run) -> RunEnvironment:
     meta = run.meta
-    env = meta.get("environment") or {}
-    settings = meta.get("settings") or {}
-    ram = env.get("ram_bytes")
+    env = meta.environment
+    settings = meta.settings.to_dict()
+    ram = env.ram_bytes
+    started, finished = meta.identity.started_utc, meta.progress.finished_utc
     facts = [
         ("run", run.run_id),
-        ("runner host", _text(env.get("host"))),
-        ("started / finished (UTC)", f"{meta.get('started_utc')} / {meta.get('finished_utc')}"),
-        ("interrupted", _yes_no(meta.get("interrupted"))),
-        ("command", _text(meta.get("command"))),
-        ("working directory", _text(meta.get("cwd"))),
-        ("git commit", short_commit(env.get("git"))),
-        ("full commit", _text((env.get("git") or {}).get("commit"))),
-        (
-            "CPU",
-            f"{env.get('cpu_model')}, {env.get('cpu_count')} cores "
-            f"({env.get('cpu_schedulable')} schedulable)",
-        ),
-        ("RAM", f"{ram / 2**30:.1f} GiB" if isinstance(ram, (int, float)) else "–"),
+        ("runner host", _text(env.host)),
+        ("started / finished (UTC)", f"{started} / {finished}"),
+        ("interrupted", _yes_no(meta.progress.interrupted)),
+        ("command", _text(meta.identity.command)),
+        ("working directory", _text(meta.identity.cwd)),
+        ("git commit", short_commit(env.git)),
+        ("full commit", _text(env.commit)),
+        ("CPU", f"{env.cpu_model}, {env.cpu_count} cores ({env.cpu_schedulable} schedulable)"),
+        ("RAM", f"{ram / 2**30:.1f} GiB" if ram is not None else "–"),
         ("GPUs", _gpus(env)),
-        ("platform", _text(env.get("platform"))),
-        ("Python", f"{env.get('python')} ({env.get('python_executable', '–')})"),
-        ("threads", _text(settings.get("threads", env.get("threads")))),
+        ("platform", _text(env.platform)),
+        ("Python", f"{env.python} ({env.python_executable or '–'})"),
+        ("threads", _text(settings["threads"])),
         ("settings", ", ".join(f"{k}={_text(v)}" for k, v in settings.items())),
     ]
     facts += _where_cells_ran(run)
     facts += _shards(meta)
     facts += [(f"interpreter ({f})", text) for f, text in _interpreters(meta)]
-    for precision, policy in (meta.get("precision_policy") or {}).items():
+    for precision, policy in meta.plan.precision_policy.items():
         facts.append((f"precision policy ({precision})", _text(policy)))
-    if meta.get("training_step"):
-        facts.append(("training step", _text(meta["training_step"])))
-    facts += [(k, _text(v)) for k, v in env.items() if k not in SHOWN_ENV_KEYS]
+    if meta.plan.training_step:
+        facts.append(("training step", _text(meta.plan.training_step)))
     return RunEnvironment(
         run_id=run.run_id,
         facts=facts,
-        key_packages=sorted((env.get("key_packages") or {}).items()),
+        key_packages=sorted(env.key_packages.items()),
         threads=_framework_settings(run),
-        variables=sorted((env.get("environment_variables") or {}).items()),
-        packages=sorted((env.get("packages") or {}).items()),
+        variables=sorted(env.environment_variables.items()),
+        packages=sorted(env.packages.items()),
         warnings=mixed_gpu_warnings(run),
     )

@@ -29,7 +29,7 @@ def num(value: object) -> float:
 
 
 def commit_of(run: Run) -> str:
-    return short_commit((run.meta.get("environment") or {}).get("git"))
+    return short_commit(run.meta.environment.git)
 
 
 def base_row(run: Run, r: CellResult) -> dict:

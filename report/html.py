@@ -23,10 +23,10 @@ def _runs_overview(runs: Sequence[Run]) -> list[dict[str, str]]:
         {
             "run_id": run.run_id,
             "devices": ", ".join(sorted({r.cell.device for r in run.results})),
-            "started": str(run.meta.get("started_utc")),
+            "started": run.meta.identity.started_utc,
             "commit": frame.commit_of(run),
             "cells": str(len(run.results)),
-            "command": str(run.meta.get("command")),
+            "command": run.meta.identity.command,
         }
         for run in runs
     ]

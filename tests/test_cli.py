@@ -43,7 +43,7 @@ def error_of(capsys, *argv):
         (["run", "--batch-sizes", "eight"], "--batch-sizes: 'eight' is not an integer from 1"),
         (["run", "--device", "tpu"], "invalid choice: 'tpu' (choose from 'cpu', 'cuda')"),
         (["run", "--profile", "huge"], "invalid choice: 'huge' (choose from 'quick', 'full')"),
-        (["run", "--timeout", "-5"], "expected a number of seconds above 0 and at most"),
+        (["run", "--timeout", "-5"], "expected a number of seconds from 1 to"),
         (["run", "--threads", "0"], "expected an integer from 1 to"),
         (["run", "--threads", "100000"], "expected an integer from 1 to"),
         (

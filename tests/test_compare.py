@@ -121,7 +121,8 @@ def test_cells_match_by_precision_too():
     ok = next(r for r in a.results if r.ok)
     bf16 = replace(ok, cell=replace(ok.cell, precision="amp-bf16"))
     run_a = Run(a.path, a.meta, [ok], [])
-    run_b = Run(a.path, {**a.meta, "run_id": "b"}, [bf16], [])
+    meta_b = replace(a.meta, identity=replace(a.meta.identity, run_id="b"))
+    run_b = Run(a.path, meta_b, [bf16], [])
     result = compare_runs(run_a, run_b)
     assert result.cells == [] and result.only_a == [ok.cell.label()]
     assert result.only_b == [bf16.cell.label()] and "amp-bf16" in result.only_b[0]

@@ -53,9 +53,9 @@ def test_run_prints_the_run_directory_last_and_resume_finishes_a_cut_run(tmp_pat
     assert jit.warm.first_call_warm_s > 0 and "JAX persistent" in jit.warm.warm_start
     assert metrics.break_even(jit, None).kind is metrics.BreakEvenKind.NO_BASELINE
     assert graph.warm.first_call_warm_s is None  # tf.function keeps no cache between processes
-    assert run.meta["finished_utc"] and run.meta["interrupted"] is False
-    assert run.meta["command"].endswith("--out-dir " + str(tmp_path))
-    assert run.meta["environment"]["key_packages"]["numpy"]
+    assert run.meta.progress.finished_utc and run.meta.progress.interrupted is False
+    assert run.meta.identity.command.endswith("--out-dir " + str(tmp_path))
+    assert run.meta.environment.key_packages["numpy"]
 
     # Cut the run after its first cell, as a crash of the parent would: resume runs the rest.
     lines = (run_dir / "cells.jsonl").read_text().splitlines()
@@ -101,7 +101,7 @@ def test_stream_scenario_from_the_command_line(tmp_path):
     assert run_dir.name.endswith("-cpu-stream")
     assert "a stream of varying sequence lengths" in done.stdout
     run = load_run(run_dir)
-    assert run.meta["scenario_settings"]["streams"]["skewed"]["n_steps"] == 64
+    assert run.meta.plan.scenario_settings["streams"]["skewed"]["n_steps"] == 64
     cells = {(r.cell.backend, r.cell.strategy): r for r in run.results}
     assert set(cells) == {
         (b, s) for b in ("torch-eager", "jax-jit") for s in ("exact", "dynamic", "bucket")

@@ -10,7 +10,7 @@ import pytest
 from bench import __main__ as cli
 from bench.matrix import cost
 from bench.matrix.cells import Cell
-from bench.matrix.profiles import Settings, settings_for
+from bench.matrix.profiles import settings_for
 from bench.parent import eta
 from bench.results.store import load_run
 from tests.fakes import with_stand_in_worker
@@ -46,14 +46,14 @@ def test_history_is_this_machines_earlier_runs_with_the_same_settings(tmp_path, 
     assert cli.main(argv) == 0
     (run_dir,) = tmp_path.iterdir()
     run = load_run(run_dir)
-    env, settings = run.meta["environment"], Settings.from_dict(run.meta["settings"])
+    env, settings = run.meta.environment, run.meta.settings
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "run.json").write_text("{")  # skipped: this is only an estimate
-    known = eta.history(tmp_path, env["host"], env["cpu_model"], settings)
+    known = eta.history(tmp_path, env.host, env.cpu_model, settings)
     assert known == {r.cell.workload(): r.process.wall_s for r in run.results}
-    assert eta.history(tmp_path, "elsewhere", env["cpu_model"], settings) == {}
+    assert eta.history(tmp_path, "elsewhere", env.cpu_model, settings) == {}
     other = settings_for("quick", threads=1, timeout_s=99.0)
-    assert eta.history(tmp_path, env["host"], env["cpu_model"], other) == {}
+    assert eta.history(tmp_path, env.host, env.cpu_model, other) == {}
     # A second run starts from the first one's times, and records what it estimated.
     assert cli.main(argv) == 0
     second = max(p for p in tmp_path.iterdir() if p.name != "broken")

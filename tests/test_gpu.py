@@ -119,8 +119,10 @@ def test_a_cuda_run_records_the_gpu_and_both_memory_counters(tmp_path):
         assert r.memory.peak_device_bytes > 0 and r.memory.device_memory_counter
         assert r.memory.peak_gpu_process_bytes > 0 and "NVML" in r.memory.gpu_process_memory_counter
         assert r.gpu.gpu_uuid and r.gpu.gpu_name and r.gpu.gpu_memory_bytes > 0
-    assert run.meta["environment"]["gpus"]
-    assert all(f in run.meta["harness_floor_us"] for f in {r.cell.framework for r in run.results})
+    assert run.meta.environment.gpus
+    assert all(
+        f in run.meta.probes.harness_floor_us for f in {r.cell.framework for r in run.results}
+    )
 
 
 def precision_cases() -> list:

@@ -63,7 +63,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_resume_finishes_it(
     capsys.readouterr()
     final = load_run(run_dir)
     keys = [r.cell.key() for r in final.results]
-    assert len(keys) == len(set(keys)) == len(final.meta["matrix"]) > len(kept.results)
+    assert len(keys) == len(set(keys)) == len(final.meta.plan.matrix) > len(kept.results)
 
 
 @pytest.mark.e2e  # a whole matrix through the command line, seconds
@@ -89,8 +89,8 @@ def test_a_full_disk_mid_append_is_one_line_too(tmp_path, monkeypatch, capsys):
     assert code == 2 and "the disk is full" in err[-1]
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     run = load_run(run_dir)
-    assert len(run.results) == 2 and run.meta["interrupted"] is True
-    assert run.meta["interrupted_by"] == "disk full"
+    assert len(run.results) == 2 and run.meta.progress.interrupted is True
+    assert run.meta.progress.interrupted_by == "disk full"
 
 
 def test_a_second_resume_is_refused_naming_the_holder(tmp_path, capsys):

@@ -419,7 +419,7 @@ def test_the_report_shows_percent_of_peak_and_warns_of_the_planted_cell(tmp_path
     }
     for _, row in cells.iterrows():
         r = by_cell[(row["model"], row["mode"], row["batch_size"], row["backend"])]
-        expected = metrics.fraction_of_peak(r, run.meta["device_peak"])
+        expected = metrics.fraction_of_peak(r, run.meta.probes.device_peak)
         assert (expected is None and math.isnan(row["fraction_of_peak"])) or row[
             "fraction_of_peak"
         ] == expected
@@ -462,16 +462,16 @@ def with_peak(tmp_path: Path, device_peak) -> Path:
 
 
 def test_run_json_keeps_a_valid_peak_and_one_that_failed(tmp_path):
-    assert read_meta(with_peak(tmp_path / "a", PEAK))["device_peak"] == PEAK
+    assert read_meta(with_peak(tmp_path / "a", PEAK)).probes.device_peak == PEAK
     failed = {"device": "cpu", "framework": "torch", "problem": "boom"}
-    assert read_meta(with_peak(tmp_path / "b", failed))["device_peak"] == failed
+    assert read_meta(with_peak(tmp_path / "b", failed)).probes.device_peak == failed
 
 
 @pytest.mark.parametrize(
     "device_peak, message",
     [
         ([1e9], "field 'device_peak': expected an object"),
-        (None, "field 'device_peak': expected an object"),
+        ([], "field 'device_peak': expected an object"),
         ({**PEAK, "device": 0}, "field 'device_peak.device': expected a string"),
         ({**PEAK, "flops_per_s": [1e9]}, "field 'device_peak.flops_per_s': expected an object"),
         (
@@ -521,7 +521,7 @@ def test_a_run_records_its_peak_in_run_json(tmp_path, monkeypatch):
     monkeypatch.setattr(peaks, "for_run", fake_for_run)
     assert cli.main([*ONE_CELL_RUN, "--threads", "1", "--out-dir", str(tmp_path)]) == 0
     (run_dir,) = tmp_path.iterdir()
-    assert load_run(run_dir).meta["device_peak"] == PEAK
+    assert load_run(run_dir).meta.probes.device_peak == PEAK
     assert asked == [("cpu", 1, ["float32"])]
 
 
@@ -529,7 +529,7 @@ def test_a_run_with_no_framework_to_measure_in_says_so(tmp_path, monkeypatch):
     with_stand_in_worker(monkeypatch)  # its probes find nothing
     assert cli.main([*ONE_CELL_RUN, "--out-dir", str(tmp_path)]) == 0
     (run_dir,) = tmp_path.iterdir()
-    assert load_run(run_dir).meta["device_peak"]["problem"] == (
+    assert load_run(run_dir).meta.probes.device_peak["problem"] == (
         "no framework of this run could be probed"
     )
 
@@ -573,7 +573,7 @@ def test_a_real_run_records_a_finite_peak_and_share(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "graphbench: device peak: cpu: float32:" in done.stderr
     run = load_run(Path(done.stdout.strip().splitlines()[-1]))
-    device_peak = run.meta["device_peak"]
+    device_peak = run.meta.probes.device_peak
     assert list(device_peak["frameworks"]) == ["torch"] and device_peak["problem"] is None
     assert _positive_finite(device_peak["flops_per_s"]["float32"])
     assert _positive_finite(device_peak["memory"]["bytes_per_s"])

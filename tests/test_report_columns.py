@@ -93,15 +93,15 @@ def with_peak_and_floor(run: Run) -> Run:
     achieved = sorted(f for r in ok if (f := metrics.achieved_flops_per_s(r)))
     medians = sorted(m for r in ok if (m := metrics.median_ms(r)))
     device = ok[0].cell.device
-    meta = {
-        **run.meta,
-        "device_peak": {"device": device, "flops_per_s": {"float32": achieved[len(achieved) // 2]}},
-        "harness_floor_us": {
+    probes = dataclasses.replace(
+        run.meta.probes,
+        device_peak={"device": device, "flops_per_s": {"float32": achieved[len(achieved) // 2]}},
+        harness_floor_us={
             r.cell.framework: {"median": medians[len(medians) // 2] * 1e3 / metrics.FLOOR_MARGIN}
             for r in ok
         },
-    }
-    return dataclasses.replace(run, meta=meta)
+    )
+    return dataclasses.replace(run, meta=dataclasses.replace(run.meta, probes=probes))
 
 
 def with_reduced_precision(run: Run) -> Run:

@@ -104,14 +104,14 @@ def test_three_shards_merged_are_the_unsharded_run(tmp_path, monkeypatch, capsys
     assert cli.main(["merge", *map(str, shards), "-o", str(tmp_path / "merged")]) == 0
     merged = load_run(tmp_path / "merged")
 
-    assert merged.meta["matrix"] == whole.meta["matrix"]  # the whole matrix, its order
+    assert merged.meta.plan.matrix == whole.meta.plan.matrix  # the whole matrix, its order
     keys = [r.cell.key() for r in merged.results]
     assert sorted(keys) == sorted(r.cell.key() for r in whole.results) and len(set(keys)) == len(
         keys
     )
     assert {r.run_id for r in merged.results} == {"merged"}
-    assert [s["index"] for s in merged.meta["shards"]] == [1, 2, 3]
-    assert all(s["runner_host"] and s["started_utc"] for s in merged.meta["shards"])
+    assert [s.index for s in merged.meta.shards] == [1, 2, 3]
+    assert all(s.runner_host and s.started_utc for s in merged.meta.shards)
     logs = [r.process.log for r in merged.results]
     assert len(set(logs)) == len(logs) and all((merged.path / log).is_file() for log in logs)
     # An ordinary run: summary reads it, resume finds nothing left to do.
@@ -148,10 +148,10 @@ def test_merge_refuses_what_is_not_one_matrix_measured_one_way(tmp_path, monkeyp
     )
     assert not (tmp_path / "out").exists()
     assert cli.main(["merge", str(s2), str(s1), "-o", out]) == 0
-    merged = load_run(tmp_path / "out").meta["worker_environment"]
+    merged = load_run(tmp_path / "out").meta.machine.worker_environment
     assert merged and merged == {
-        **load_run(s1).meta["worker_environment"],
-        **load_run(s2).meta["worker_environment"],
+        **load_run(s1).meta.machine.worker_environment,
+        **load_run(s2).meta.machine.worker_environment,
     }
 
 

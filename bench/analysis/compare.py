@@ -152,7 +152,7 @@ def short_commit(git: dict | None) -> str:
 
 
 def run_commit(run: Run) -> str:
-    return short_commit((run.meta.get("environment") or {}).get("git"))
+    return short_commit(run.meta.environment.git)
 
 
 def compare_runs(

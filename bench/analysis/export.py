@@ -33,6 +33,7 @@ from bench.analysis.metrics import Baselines
 from bench.errors import UsageError
 from bench.results import store
 from bench.results.record import CellResult
+from bench.results.run_meta import Environment, RunMeta
 from bench.results.store import Run
 
 SCENARIO = "fixed"
@@ -174,46 +175,38 @@ def extra_info(run: Run, r: CellResult, baselines: Baselines) -> dict[str, Any]:
 # --- the run as pytest-benchmark's session --------------------------------------------
 
 
-def _environment(meta: dict) -> dict:
-    env = meta.get("environment")
-    return env if isinstance(env, dict) else {}
-
-
-def _system(env: dict) -> str | None:
+def _system(env: Environment) -> str | None:
     """``Linux`` from run.json's ``platform`` (platform.platform() starts with the system)."""
-    text = env.get("platform")
-    if not isinstance(text, str):
+    if not env.platform:
         return None
-    return text.split("-", 1)[0] or None
+    return env.platform.split("-", 1)[0] or None
 
 
-def machine_info(meta: dict) -> dict[str, Any]:
+def machine_info(meta: RunMeta) -> dict[str, Any]:
     """pytest-benchmark's ``machine_info`` keys that run.json can fill (the cpu object with
     py-cpuinfo's key names), plus graphbench's own: what the run recorded, not this machine."""
-    env = _environment(meta)
+    env = meta.environment
     return {
-        "node": env.get("host"),
+        "node": env.host,
         "system": _system(env),
         "python_implementation": "CPython",  # graphbench's frameworks ship CPython wheels only
-        "python_version": env.get("python"),
-        "platform": env.get("platform"),
-        "cpu": {"brand_raw": env.get("cpu_model"), "count": env.get("cpu_count")},
-        "cpu_schedulable": env.get("cpu_schedulable"),
-        "ram_bytes": env.get("ram_bytes"),
-        "gpus": env.get("gpus"),
-        "threads": env.get("threads"),
-        "key_packages": env.get("key_packages"),
+        "python_version": env.python,
+        "platform": env.platform,
+        "cpu": {"brand_raw": env.cpu_model, "count": env.cpu_count},
+        "cpu_schedulable": env.cpu_schedulable,
+        "ram_bytes": env.ram_bytes,
+        "gpus": env.gpus,
+        "threads": env.threads,
+        "key_packages": env.key_packages or None,
     }
 
 
-def _git(meta: dict) -> tuple[str, bool]:
-    git = _environment(meta).get("git")
-    git = git if isinstance(git, dict) else {}
-    commit = git.get("commit")
-    return (commit if isinstance(commit, str) and commit else NO_COMMIT), bool(git.get("dirty"))
+def _git(meta: RunMeta) -> tuple[str, bool]:
+    env = meta.environment
+    return env.commit or NO_COMMIT, env.dirty
 
 
-def commit_info(meta: dict) -> dict[str, Any]:
+def commit_info(meta: RunMeta) -> dict[str, Any]:
     """pytest-benchmark's ``commit_info`` from run.json's git state (no commit time or branch:
     graphbench does not record them)."""
     commit, dirty = _git(meta)
@@ -227,9 +220,8 @@ def commit_info(meta: dict) -> dict[str, Any]:
     }
 
 
-def _python_minor(env: dict) -> str:
-    version = env.get("python")
-    parts = version.split(".") if isinstance(version, str) else []
+def _python_minor(env: Environment) -> str:
+    parts = env.python.split(".") if env.python else []
     return ".".join(parts[:2]) if len(parts) >= 2 else "unknown"
 
 
@@ -238,16 +230,16 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]", "_", text) or "unknown"
 
 
-def machine_id(meta: dict) -> str:
+def machine_id(meta: RunMeta) -> str:
     """The storage folder, as pytest-benchmark names it (utils.get_machine_id:
     ``Linux-CPython-3.11-64bit``), from the run's platform and Python, not this machine's."""
-    env = _environment(meta)
+    env = meta.environment
     system = _system(env) or "unknown"
     return _safe_name(f"{system}-CPython-{_python_minor(env)}-64bit")
 
 
-def _utc(text: object) -> datetime | None:
-    if not isinstance(text, str):
+def _utc(text: str | None) -> datetime | None:
+    if text is None:
         return None
     try:
         return datetime.fromisoformat(text)
@@ -255,18 +247,18 @@ def _utc(text: object) -> datetime | None:
         return None
 
 
-def run_datetime(meta: dict) -> str:
+def run_datetime(meta: RunMeta) -> str:
     """pytest-benchmark's ``datetime`` (when the session ended): the run's finish, or its
     start for a run that never finished."""
-    when = _utc(meta.get("finished_utc")) or _utc(meta.get("started_utc"))
-    return when.isoformat() if when else str(meta.get("started_utc"))
+    when = _utc(meta.progress.finished_utc) or _utc(meta.identity.started_utc)
+    return when.isoformat() if when else meta.identity.started_utc
 
 
-def save_name(meta: dict) -> str:
+def save_name(meta: RunMeta) -> str:
     """``<commit>_<YYYYmmdd_HHMMSS>[_uncommitted-changes]``: what --benchmark-autosave names a
     session (utils.get_tag), from the run's commit and start."""
     commit, dirty = _git(meta)
-    started = _utc(meta.get("started_utc"))
+    started = _utc(meta.identity.started_utc)
     stamp = started.strftime("%Y%m%d_%H%M%S") if started else "unknown"
     return _safe_name("_".join([commit, stamp, *([DIRTY_TAG] if dirty else [])]))
 
@@ -284,7 +276,7 @@ def benchmark_of(run: Run, r: CellResult, baselines: Baselines) -> Any:
         cprofile_stats=None,
         has_error=False,
     )
-    options = {"timer": time.perf_counter, **run.meta["settings"]}
+    options = {"timer": time.perf_counter, **run.meta.settings.to_dict()}
     bench = pb.stats.Metadata(fixture, iterations=1, options=options)
     for ms in metrics.step_samples_ms(r):
         bench.update(ms / 1e3)
@@ -318,7 +310,7 @@ def json_text(run: Run) -> str:
 # --- a storage directory --------------------------------------------------------------
 
 
-def _storage(directory: Path, meta: dict) -> Any:
+def _storage(directory: Path, meta: RunMeta) -> Any:
     pb = pytest_benchmark()
     logger = pb.logger.Logger(pb.logger.Logger.QUIET)
     return pb.storage.file.FileStorage(directory, logger, default_machine_id=machine_id(meta))

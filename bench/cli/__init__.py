@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.command == "merge":
             return run.cmd_merge(a, err, command)
         if a.command == "summary":
-            return show.cmd_summary(a, out)
+            return show.cmd_summary(a, out, err)
         if a.command == "report":
             return pages.cmd_report(a, err, command)
         if a.command == "compare":

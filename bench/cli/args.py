@@ -9,53 +9,73 @@ import os
 from pathlib import Path
 
 from bench.errors import UsageError
+from bench.matrix.profiles import MIN_TIMEOUT_S
 from bench.results.store import CELLS_FILE, LOCK_FILE, RUN_FILE, TORN_FILE
 
 MAX_BATCH_SIZE = 1 << 20
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
 MAX_NAME_BYTES = 255
+# Longer than any number an option takes (2**32 has 10 digits, 1e-300 six characters):
+# longer text is refused before Python converts it, whose int() raises its own error on a
+# literal of more than 4,300 digits.
+MAX_NUMBER_CHARS = 32
+
+
+def parse_number(text: str, integer: bool) -> float | None:
+    """``text`` as a finite number (a whole one where ``integer``), or None: the one parser
+    every numeric option goes through. Refuses overlong text, non-ASCII digits (int()
+    reads '٣' as 3), NaN and infinities."""
+    text = text.strip()
+    if not text or len(text) > MAX_NUMBER_CHARS or not text.isascii():
+        return None
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _shown(text: str) -> str:
+    """The refused text, cut to a length that fits one line."""
+    return repr(text) if len(text) <= 40 else f"{text[:37]!r}... ({len(text)} characters)"
 
 
 def bounded_int(low: int, high: int):
     """An argparse type: an integer in [low, high]."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            value = None
+        value = parse_number(text, integer=True)
         if value is None or not low <= value <= high:
             raise argparse.ArgumentTypeError(
-                f"expected an integer from {low} to {high}, got {text!r}"
+                f"expected an integer from {low} to {high}, got {_shown(text)}"
             )
-        return value
+        return int(value)
 
     return parse
 
 
 def seconds(text: str) -> float:
-    """A positive, finite number of seconds, at most a week."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT_S):
+    """A number of seconds from MIN_TIMEOUT_S (below it no worker can even start: an
+    interpreter and a framework take longer to load) to a week."""
+    value = parse_number(text, integer=False)
+    if value is None or not MIN_TIMEOUT_S <= value <= MAX_TIMEOUT_S:
         raise argparse.ArgumentTypeError(
-            f"expected a number of seconds above 0 and at most {MAX_TIMEOUT_S:.0f}, got {text!r}"
+            f"expected a number of seconds from {MIN_TIMEOUT_S:g} to {MAX_TIMEOUT_S:.0f}, "
+            f"got {_shown(text)}"
         )
     return value
 
 
 def fraction(text: str) -> float:
     """A threshold: ``0.05`` or ``5%``, in [0, 1)."""
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value < 1:
+    percent = text.strip().endswith("%")
+    value = parse_number(text.strip().removesuffix("%"), integer=False)
+    if value is not None and percent:
+        value /= 100
+    if value is None or not 0 <= value < 1:
         raise argparse.ArgumentTypeError(
             "expected a fraction from 0 to below 1 like 0.05, or a percentage like 5%, "
-            f"got {text!r}"
+            f"got {_shown(text)}"
         )
     return value
 
@@ -125,13 +145,13 @@ def batch_sizes(text: str) -> tuple[int, ...]:
     sizes = []
     for part in text.split(","):
         part = part.strip()
-        # isdigit() alone admits '²' and other digits int() refuses: ASCII only.
-        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) <= MAX_BATCH_SIZE:
+        value = parse_number(part, integer=True) if part.isdigit() else None
+        if value is None or not 1 <= value <= MAX_BATCH_SIZE:
             raise UsageError(
-                f"--batch-sizes: {part!r} is not an integer from 1 to {MAX_BATCH_SIZE}; "
+                f"--batch-sizes: {_shown(part)} is not an integer from 1 to {MAX_BATCH_SIZE}; "
                 "expected e.g. '1,8,64'"
             )
-        sizes.append(int(part))
+        sizes.append(int(value))
     return tuple(dict.fromkeys(sizes))
 
 

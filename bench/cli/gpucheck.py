@@ -31,13 +31,13 @@ from bench import backends
 from bench.analysis import summary
 from bench.cli import args as check
 from bench.cli.pages import report_module, write_output
-from bench.cli.run import execute, probe_frameworks, probes_meta, run_meta
+from bench.cli.run import execute, probe_frameworks, probes_meta, run_meta, write_meta
 from bench.errors import UsageError
 from bench.matrix import scenarios
 from bench.matrix.profiles import settings_for
 from bench.matrix.scenarios.base import MatrixRequest
 from bench.parent import environment
-from bench.results.store import load_run, new_run_dir, write_json_atomic
+from bench.results.store import load_run, new_run_dir
 
 MODELS = ("mlp", "cnn", "transformer")
 BACKENDS = (
@@ -98,9 +98,10 @@ def cmd_gpu_check(a: argparse.Namespace, out: Console, err: Console) -> int:
     )
     probes = probe_frameworks(cells, {}, "cuda", err)
     run_dir = new_run_dir(a.out_dir, "cuda", "gpu-check")
-    meta = run_meta(run_dir.name, settings, cells, "fixed")
-    meta.update(pythons={}, gpu_check_budget_s=a.budget, **probes_meta(probes))
-    write_json_atomic(run_dir / "run.json", meta)
+    meta = run_meta(
+        run_dir.name, settings, cells, "fixed", probes_meta(probes, gpu_check_budget_s=a.budget)
+    )
+    write_meta(run_dir, meta)
     report_reserve = 30.0  # the report is drawn after the matrix
     execute(run_dir, meta, cells, settings, out, err, probes, deadline=deadline - report_reserve)
 
@@ -140,7 +141,7 @@ def summary_text(run, cells: list, tests: str, wall_s: float) -> str:
     """The check's findings as Markdown: what ran, the summary table, parity and memory."""
     done = {r.cell.key() for r in run.results}
     not_run = [c.label() for c in cells if c.key() not in done]
-    gpus = (run.meta.get("environment") or {}).get("gpus") or []
+    gpus = run.meta.environment.gpus or []
     lines = [
         "# gpu-check",
         "",
@@ -148,9 +149,9 @@ def summary_text(run, cells: list, tests: str, wall_s: float) -> str:
         f"- GPU tests: {tests}",
         f"- matrix: {len(run.results)} of {len(cells)} cells ran in the budget; wall time "
         f"{wall_s:.0f} s",
-        f"- harness floor (empty synced step, µs): {run.meta.get('harness_floor_us')}",
+        f"- harness floor (empty synced step, µs): {run.meta.probes.harness_floor_us}",
         "",
-        summary.markdown(run.results, device_peak=run.meta.get("device_peak")),
+        summary.markdown(run.results, device_peak=run.meta.probes.device_peak),
         "",
         "| cell | status | parity error | allocator peak MiB | NVML peak MiB | CUDA graphs |",
         "|---|---|---|---|---|---|",

@@ -39,10 +39,17 @@ from bench.parent import environment, eta, executors, merge, peaks
 from bench.parent import probes as probing
 from bench.parent.runner import Runner
 from bench.parent.worker_env import set_for_workers
-from bench.results import device_peak
-from bench.results.record import SCHEMA_VERSION, CellResult
-from bench.results.store import RUN_FILE, RunLock, load_run, matrix_of, new_run_dir, utc_now
-from bench.results.store import write_json_atomic as _write_json
+from bench.results import device_peak, store
+from bench.results.record import CellResult
+from bench.results.run_meta import (
+    Identity,
+    Machine,
+    Plan,
+    Probes,
+    RunMeta,
+    ShardSlice,
+)
+from bench.results.store import RUN_FILE, RunLock, load_run, new_run_dir, utc_now
 from bench.terminal import plain
 
 EXIT_INTERRUPTED = 130
@@ -135,13 +142,19 @@ def probe_frameworks(
     return probing.check(frameworks, pythons, device)
 
 
-def probes_meta(probes: dict[str, probing.Probe]) -> dict[str, Any]:
+def probes_meta(
+    probes: dict[str, probing.Probe],
+    device_peak: dict[str, Any] | None = None,
+    gpu_check_budget_s: float | None = None,
+) -> Probes:
     """What run.json records of the probes: each framework's interpreter, version, CUDA
-    build and driver, and the harness floor."""
-    return {
-        "interpreters": {f: p.to_json() for f, p in probes.items()},
-        "harness_floor_us": {f: p.floor_us for f, p in probes.items() if p.floor_us},
-    }
+    build and driver, the harness floor, and the device's measured peak."""
+    return Probes(
+        interpreters=dict(probes),
+        harness_floor_us={f: p.floor_us for f, p in probes.items() if p.floor_us},
+        device_peak=device_peak,
+        gpu_check_budget_s=gpu_check_budget_s,
+    )
 
 
 def measure_peak(
@@ -162,30 +175,57 @@ def measure_peak(
     return measured
 
 
-def run_meta(run_id: str, settings: Settings, cells: list[Cell], scenario: str) -> dict:
-    used = sorted({c.precision for c in cells}, key=PRECISIONS.index)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "started_utc": utc_now(),
-        "finished_utc": None,
-        "interrupted": None,
-        "command": shlex.join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]]),
-        "cwd": str(Path.cwd()),
-        "scenario": scenario,
-        "settings": settings.to_dict(),
-        "precision_policy": {p: POLICIES[p].to_json() for p in used},
-        "training_step": {"loss": LOSS, "optimizer": {"name": "Adam", **asdict(ADAM)}},
-        "scenario_settings": scenarios.get(scenario).describe_run(settings.profile),
-        "environment": environment.collect(settings.threads),
-        "worker_environment": set_for_workers(cells, settings.threads),
-        "matrix": [c.to_dict() for c in cells],
-    }
+def run_meta(
+    run_id: str,
+    settings: Settings,
+    whole: list[Cell],
+    scenario: str,
+    probes: Probes,
+    *,
+    pythons: dict[str, str] | None = None,
+    repeats: int | None = None,
+    trace: bool = False,
+    shard: tuple[Shard, list[Cell], list[int]] | None = None,
+) -> RunMeta:
+    """run.json at the start of a run. What was asked (the precisions' policies, the workers'
+    environments) comes from the ``whole`` matrix, so the shards of one matrix agree; a
+    shard's own cells and their positions in the whole come with ``shard``."""
+    used = sorted({c.precision for c in whole}, key=PRECISIONS.index)
+    slice_ = None
+    cells = whole
+    if shard is not None:
+        chosen, cells, positions = shard
+        slice_ = ShardSlice(chosen.index, chosen.count, positions, len(whole))
+    return RunMeta(
+        identity=Identity(
+            run_id=run_id,
+            started_utc=utc_now(),
+            command=shlex.join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]]),
+            cwd=str(Path.cwd()),
+            scenario=scenario,
+        ),
+        plan=Plan(
+            settings=settings,
+            matrix=list(cells),
+            repeats=repeats,
+            trace=trace,
+            pythons=dict(pythons or {}),
+            shard=slice_,
+            precision_policy={p: POLICIES[p].to_json() for p in used},
+            training_step={"loss": LOSS, "optimizer": {"name": "Adam", **asdict(ADAM)}},
+            scenario_settings=scenarios.get(scenario).describe_run(settings.profile),
+        ),
+        machine=Machine(
+            environment=environment.collect(settings.threads),
+            worker_environment=set_for_workers(whole, settings.threads),
+        ),
+        probes=probes,
+    )
 
 
-def write_meta(run_dir: Path, meta: dict) -> None:
+def write_meta(run_dir: Path, meta: RunMeta) -> None:
     try:
-        _write_json(run_dir / RUN_FILE, meta)
+        store.write_meta(run_dir, meta)
     except OSError as exc:
         raise UsageError(
             f"{run_dir / RUN_FILE}: cannot be written ({exc.strerror or exc})"
@@ -228,30 +268,35 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError(
             f"--out-dir {a.out_dir}: cannot create a run directory ({exc.strerror or exc})"
         ) from None
-    # What was asked (the precisions' policies) from the whole matrix, so shards agree.
-    meta = run_meta(run_dir.name, settings, whole, scenario)
-    meta.update(pythons=pythons, repeats=repeats, trace=a.trace, **probes_meta(probes))
-    meta["device_peak"] = device_peak
-    if shard is not None:
-        meta.update(matrix=[c.to_dict() for c in cells], shard=shard.to_json(positions, len(whole)))
+    meta = run_meta(
+        run_dir.name,
+        settings,
+        whole,
+        scenario,
+        probes_meta(probes, device_peak),
+        pythons=pythons,
+        repeats=repeats,
+        trace=a.trace,
+        shard=None if shard is None else (shard, cells, positions),
+    )
     write_meta(run_dir, meta)
     return execute(run_dir, meta, cells, settings, out, err, probes, executor=executor)
 
 
 def cmd_resume(a: argparse.Namespace, out: Console, err: Console) -> int:
     run = load_run(a.run_dir)
-    if not run.meta.get("matrix"):
+    if not run.meta.plan.matrix:
         raise UsageError(f"{a.run_dir}: run.json has no matrix to resume")
-    settings = Settings.from_dict(run.meta["settings"], f"{a.run_dir / RUN_FILE}: settings")
-    cells = matrix_of(run.meta)
-    pythons = run.meta.get("pythons") or {}
+    settings = run.meta.settings
+    cells = run.meta.plan.matrix
+    pythons = run.meta.plan.pythons
     if pythons:  # the interpreters the run started with must still be there
         listed = ",".join(f"{f}={p}" for f, p in pythons.items())
         pythons = check.interpreters(listed, tuple(backends.FRAMEWORKS))
     executor = executor_from(a, cells)
     devices = {c.device for c in cells}
     probes = probe_frameworks(cells, pythons, "cuda" if "cuda" in devices else "cpu", err)
-    run.meta.setdefault("resumed_utc", []).append(utc_now())
+    run.meta.progress.resume(utc_now())
     return execute(run.path, run.meta, cells, settings, out, err, probes, executor=executor)
 
 
@@ -284,7 +329,7 @@ def _raise_interrupted(signum: int, frame: object) -> None:
 
 def execute(
     run_dir: Path,
-    meta: dict,
+    meta: RunMeta,
     cells: list[Cell],
     settings: Settings,
     out: Console,
@@ -308,7 +353,7 @@ def execute(
 
 def _execute(
     run_dir: Path,
-    meta: dict,
+    meta: RunMeta,
     cells: list[Cell],
     settings: Settings,
     out: Console,
@@ -320,12 +365,12 @@ def _execute(
     unavailable = {f: p.problem for f, p in probes.items() if p.problem}
     runner = Runner(
         run_dir,
-        meta["run_id"],
+        meta.run_id,
         settings,
         matrix=cells,
-        positions=(meta.get("shard") or {}).get("positions"),
-        trace=bool(meta.get("trace")),
-        pythons=meta.get("pythons") or {},
+        positions=None if meta.plan.shard is None else meta.plan.shard.positions,
+        trace=meta.plan.trace,
+        pythons=meta.plan.pythons,
         unavailable=unavailable,
         executor=executor,
         deadline=deadline,
@@ -333,10 +378,10 @@ def _execute(
     for note in runner.notes:
         err.print(Text(f"note: {plain(note)}"))
     todo = runner.pending(cells)
-    env = meta.get("environment") or {}
-    known = eta.history(run_dir.parent, env.get("host"), env.get("cpu_model"), settings)
+    env = meta.environment
+    known = eta.history(run_dir.parent, env.host, env.cpu_model, settings)
     left = eta.Eta(todo, settings, known)
-    meta["estimated_s"] = round(left.remaining_s(), 1)  # what the ETA said at the start
+    meta.progress.start(round(left.remaining_s(), 1))
     err.print(
         Text(
             plain(
@@ -384,9 +429,7 @@ def _execute(
             if exc.errno not in DISK_FULL:
                 raise
             disk_full, interrupted = exc, "disk full"
-    meta["finished_utc"] = utc_now()
-    meta["interrupted"] = interrupted is not None
-    meta["interrupted_by"] = interrupted
+    meta.progress.finish(utc_now(), interrupted)
     try:
         write_meta(run_dir, meta)
     except UsageError:
@@ -399,8 +442,8 @@ def _execute(
             f"python -m bench resume {run_dir}"
         )
     results = load_run(run_dir).results
-    peak_of_run = meta.get("device_peak")
-    out.print(summary.table(results, title=f"run {meta['run_id']}", device_peak=peak_of_run))
+    peak_of_run = meta.probes.device_peak
+    out.print(summary.table(results, title=f"run {meta.run_id}", device_peak=peak_of_run))
     if interrupted:
         err.print(
             Text(

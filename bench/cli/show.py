@@ -19,6 +19,7 @@ from bench.matrix.profiles import PROFILE_NAMES, available_cores, settings_for
 from bench.matrix.profiles import describe as describe_profile
 from bench.matrix.streams import STRATEGY_HELP, STREAM_STEPS, STREAMS
 from bench.parent import environment
+from bench.results.run_meta import stored
 from bench.results.store import load_run
 from bench.terminal import plain
 
@@ -145,7 +146,7 @@ def cmd_list(a: argparse.Namespace, out: Console) -> int:
 
 def cmd_env() -> int:
     env = {
-        "environment": environment.collect(),
+        "environment": stored(environment.collect()),
         "precision_policy": POLICY,
         "settings": {p: settings_for(p).to_dict() for p in PROFILE_NAMES},
     }
@@ -153,14 +154,25 @@ def cmd_env() -> int:
     return 0
 
 
-def cmd_summary(a: argparse.Namespace, out: Console) -> int:
+def cmd_summary(a: argparse.Namespace, out: Console, err: Console) -> int:
     run = load_run(a.run_dir)
+    if not run.results:  # an empty table would read as "nothing went wrong"
+        cells = len(run.meta.plan.matrix)
+        err.print(
+            Text(
+                plain(
+                    f"graphbench: {a.run_dir} has no results yet (0 of its {cells} cell(s) "
+                    f"measured); measure them with: python -m bench resume {a.run_dir}"
+                )
+            )
+        )
+        return 0
     if a.markdown:
-        print(summary.markdown(run.results, device_peak=run.meta.get("device_peak")))
+        print(summary.markdown(run.results, device_peak=run.meta.probes.device_peak))
     else:
         out.print(
             summary.table(
-                run.results, title=f"run {run.run_id}", device_peak=run.meta.get("device_peak")
+                run.results, title=f"run {run.run_id}", device_peak=run.meta.probes.device_peak
             )
         )
     return 0

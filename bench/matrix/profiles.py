@@ -13,6 +13,9 @@ from typing import Any
 from bench.errors import SchemaError
 
 PROFILE_NAMES = ("quick", "full")
+# The shortest time a cell may be given: below it no worker can start (an interpreter and a
+# framework take longer to load), so every cell would time out.
+MIN_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,13 @@ class Settings:
                     f"{where}: field {f.name!r}: expected a non-negative number, got {value!r:.40}"
                 )
             values[f.name] = value
-        if values["threads"] < 1 or values["timeout_s"] <= 0:
-            raise SchemaError(f"{where}: threads and timeout_s must be positive")
+        if values["threads"] < 1:
+            raise SchemaError(f"{where}: field 'threads': expected at least 1")
+        if values["timeout_s"] < MIN_TIMEOUT_S:
+            raise SchemaError(
+                f"{where}: field 'timeout_s': expected at least {MIN_TIMEOUT_S:g} s, got "
+                f"{values['timeout_s']!r:.40}"
+            )
         return cls(**values)
 
 

@@ -43,14 +43,6 @@ class Shard:
     def label(self) -> str:
         return f"{self.index}/{self.count}"
 
-    def to_json(self, positions: list[int], matrix_cells: int) -> dict:
-        return {
-            "index": self.index,
-            "count": self.count,
-            "positions": positions,
-            "matrix_cells": matrix_cells,
-        }
-
 
 def assign(cells: list[Cell], count: int, settings: Settings) -> list[int]:
     """The shard (0-based) of each cell: whole blocks, largest first, to the lightest shard."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench import backends
 from bench.matrix.profiles import available_cores
+from bench.results.run_meta import Environment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -221,23 +222,24 @@ def cuda_unavailable_reason() -> str | None:
     return None if found else reason
 
 
-def collect(threads: int | None = None) -> dict[str, object]:
+def collect(threads: int | None = None) -> Environment:
+    """run.json's ``environment``: the machine the runner runs on, now."""
     found, why_none = gpus()
     versions = package_versions()
-    return {
-        "host": socket.gethostname(),  # where the runner ran (each cell records its own)
-        "python": sys.version.split()[0],
-        "python_executable": sys.executable,
-        "platform": platform.platform(),
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpu_schedulable": available_cores(),
-        "ram_bytes": ram_bytes(),
-        "gpus": found,
-        "gpus_unavailable_reason": why_none,
-        "git": git_state(),
-        "threads": threads if threads is not None else available_cores(),
-        "key_packages": {name: versions[name] for name in KEY_PACKAGES if name in versions},
-        "packages": versions,
-        "environment_variables": recorded_environment(),
-    }
+    return Environment(
+        host=socket.gethostname(),  # where the runner ran (each cell records its own)
+        python=sys.version.split()[0],
+        python_executable=sys.executable,
+        platform=platform.platform(),
+        cpu_model=cpu_model(),
+        cpu_count=os.cpu_count(),
+        cpu_schedulable=available_cores(),
+        ram_bytes=ram_bytes(),
+        gpus=found,
+        gpus_unavailable_reason=why_none,
+        git=git_state(),
+        threads=threads if threads is not None else available_cores(),
+        key_packages={name: versions[name] for name in KEY_PACKAGES if name in versions},
+        packages=versions,
+        environment_variables=recorded_environment(),
+    )

@@ -38,10 +38,10 @@ def history(
             run = load_run(meta_path.parent)
         except (SchemaError, OSError):
             continue
-        env = run.meta.get("environment") or {}
-        if (env.get("host"), env.get("cpu_model")) != (host, cpu):
+        env = run.meta.environment
+        if (env.host, env.cpu_model) != (host, cpu):
             continue
-        if run.meta.get("settings") != settings.to_dict():
+        if run.meta.settings != settings:
             continue
         for r in run.results:
             if r.process is not None and r.process.wall_s and r.process.log:  # a worker ran

@@ -102,6 +102,12 @@ def _f(minimum: float | None = None, **meta: Any) -> Any:
     return field(default=None, metadata={"min": minimum, **meta})
 
 
+# Lists of measurements (times, steps; lengths at least 1), each item checked on read: a
+# negative step time is no measurement.
+AT_LEAST_0 = {"min": 0}
+AT_LEAST_1 = {"min": 1}
+
+
 @dataclass(frozen=True)
 class Group:
     """A dataclass of fields stored side by side in the flat record."""
@@ -121,7 +127,7 @@ class Setup(Group):
     NAME = "setup"
     framework_version: str | None = None
     framework_settings: dict[str, Any] = field(default_factory=dict)
-    cpu_affinity: list[int] = field(default_factory=list)
+    cpu_affinity: list[int] = field(default_factory=list, metadata=AT_LEAST_0)
     host: str | None = None
     interpreter: str | None = None
     python: str | None = None
@@ -156,8 +162,8 @@ class FirstCall(Group):
 @dataclass(frozen=True)
 class Steady(Group):
     NAME = "steady"
-    warmup_ms: list[float] = field(default_factory=list)
-    samples_ms: list[float] = field(default_factory=list)
+    warmup_ms: list[float] = field(default_factory=list, metadata=AT_LEAST_0)
+    samples_ms: list[float] = field(default_factory=list, metadata=AT_LEAST_0)
     pipeline_steps: int | None = _f(1)
     pipeline_s: float | None = _f(0)
     compilations: int | None = _f(0)
@@ -168,12 +174,12 @@ class Steady(Group):
 @dataclass(frozen=True)
 class Passes(Group):
     NAME = "passes"
-    lengths: list[int] = field(default_factory=list)
-    fed_lengths: list[int] = field(default_factory=list)
-    parity_steps: list[int] = field(default_factory=list)
-    step_ms: list[float] = field(default_factory=list)
-    compiled_at: list[int] = field(default_factory=list)
-    steady_step_ms: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list, metadata=AT_LEAST_1)
+    fed_lengths: list[int] = field(default_factory=list, metadata=AT_LEAST_1)
+    parity_steps: list[int] = field(default_factory=list, metadata=AT_LEAST_0)
+    step_ms: list[float] = field(default_factory=list, metadata=AT_LEAST_0)
+    compiled_at: list[int] = field(default_factory=list, metadata=AT_LEAST_0)
+    steady_step_ms: list[float] = field(default_factory=list, metadata=AT_LEAST_0)
     compilations: int | None = _f(0)
     compilations_second_pass: int | None = _f(0)
 
@@ -249,7 +255,9 @@ class WarmStart(Group):
     warm_start: str | None = None
     build_warm_s: float | None = _f(0)
     first_call_warm_s: float | None = _f(0)
-    warmup_warm_ms: list[float] = field(default_factory=list)  # the warm worker's warm-up
+    warmup_warm_ms: list[float] = field(
+        default_factory=list, metadata=AT_LEAST_0
+    )  # the warm worker's warm-up
 
 
 @dataclass(frozen=True)
@@ -497,14 +505,14 @@ def _group_from_json(group_cls: type[Group], data: dict, where: str) -> Any:
             continue
         if data[f.name] is None and f.default_factory is not MISSING:
             continue  # null for a list or an object: none (schema 1 wrote that)
-        values[f.name] = _check_value(data[f.name], hints[f.name], f.metadata, f.name, where)
+        values[f.name] = check_value(data[f.name], hints[f.name], f.metadata, f.name, where)
     try:
         return group_cls(**values)
     except TypeError as exc:  # a required field (e.g. status) is missing
         raise SchemaError(f"{where}: {group_cls.NAME}: {exc}") from None
 
 
-def _check_value(value: Any, hint: Any, meta: Any, name: str, where: str) -> Any:
+def check_value(value: Any, hint: Any, meta: Any, name: str, where: str) -> Any:
     def wrong(expected: str, got: Any) -> SchemaError:
         shown = repr(got)
         shown = shown if len(shown) <= 60 else shown[:57] + "..."

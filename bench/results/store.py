@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import SchemaError, UsageError
-from bench.results.record import CellResult, cell_from_json, check_version
+from bench.results.record import CellResult
+from bench.results.run_meta import RunMeta
 
 RUN_FILE = "run.json"
 CELLS_FILE = "cells.jsonl"
 LOCK_FILE = ".lock"
 TORN_FILE = "cells.jsonl.torn"
-# What run.json must hold to be read (the rest is informational).
-REQUIRED_RUN_FIELDS = ("schema_version", "run_id", "started_utc", "command", "settings")
 
 
 def utc_now() -> str:
@@ -165,128 +164,32 @@ def _refuse_constant(name: str) -> Any:
 @dataclass
 class Run:
     path: Path
-    meta: dict
+    meta: RunMeta
     results: list[CellResult]
     notes: list[str]
 
     @property
     def run_id(self) -> str:
-        return self.meta["run_id"]
+        return self.meta.run_id
 
 
-def read_meta(run_dir: Path) -> dict:
-    """run.json, validated: the fields graphbench reads, with their types and names."""
+def read_meta(run_dir: Path) -> RunMeta:
+    """run.json, validated and typed (bench.results.run_meta)."""
     meta_path = run_dir / RUN_FILE
     if not meta_path.is_file():
         raise SchemaError(f"{run_dir}: not a graphbench run (no {RUN_FILE})")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        data = json.loads(meta_path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
     except (json.JSONDecodeError, ValueError, UnicodeDecodeError) as exc:
         raise SchemaError(f"{meta_path}: not valid JSON ({exc})") from None
     except OSError as exc:
         raise SchemaError(f"{meta_path}: cannot be read ({exc.strerror or exc})") from None
-    where = str(meta_path)
-    if not isinstance(meta, dict):
-        raise SchemaError(f"{where}: expected a JSON object")
-    check_version(meta.get("schema_version"), where)
-    missing = [f for f in REQUIRED_RUN_FIELDS if f not in meta]
-    if missing:
-        raise SchemaError(f"{where}: missing field(s) {', '.join(missing)}")
-    for name in ("run_id", "started_utc", "command"):
-        if not isinstance(meta[name], str):
-            raise SchemaError(f"{where}: field {name!r}: expected a string")
-    if "/" in meta["run_id"] or meta["run_id"] in ("", ".", ".."):
-        raise SchemaError(f"{where}: field 'run_id': {meta['run_id']!r:.60} is not a name")
-    if not isinstance(meta["settings"], dict):
-        raise SchemaError(f"{where}: field 'settings': expected an object")
-    matrix = meta.get("matrix", [])
-    if not isinstance(matrix, list):
-        raise SchemaError(f"{where}: field 'matrix': expected a list of cells")
-    for i, entry in enumerate(matrix):
-        if not isinstance(entry, dict):
-            raise SchemaError(f"{where}: matrix[{i}]: expected an object")
-        if meta["schema_version"] == 1 and entry.get("scenario") == "dynamic":
-            entry["scenario"] = "stream"
-        cell_from_json(entry, f"{where}: matrix[{i}]")
-    for name in (
-        "environment",
-        "precision_policy",
-        "interpreters",
-        "harness_floor_us",
-        "device_peak",
-    ):
-        if name in meta and not isinstance(meta[name], dict):
-            raise SchemaError(f"{where}: field {name!r}: expected an object")
-    if "device_peak" in meta:
-        check_device_peak(meta["device_peak"], where)
-    pythons = meta.get("pythons") or {}
-    if not isinstance(pythons, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in pythons.items()
-    ):
-        raise SchemaError(f"{where}: field 'pythons': expected an object of interpreter paths")
-    if meta.get("shard") is not None:
-        check_shard(meta["shard"], len(matrix), where)
-    return meta
+    return RunMeta.from_json(data, str(meta_path))
 
 
-def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-
-
-def check_device_peak(peak: dict, where: str) -> None:
-    """run.json's ``device_peak`` (bench.worker.peak): what the device did at the start of the
-    run."""
-    from bench.matrix.precision import PRECISIONS
-
-    def bad(field: str, what: str) -> SchemaError:
-        return SchemaError(f"{where}: field 'device_peak.{field}': expected {what}")
-
-    for name in ("device", "statistic", "problem"):
-        if peak.get(name) is not None and not isinstance(peak[name], str):
-            raise bad(name, "a string")
-    for name in ("flops_per_s", "bound_by", "frameworks"):
-        if peak.get(name) is not None and not isinstance(peak[name], dict):
-            raise bad(name, "an object")
-    for precision, value in (peak.get("flops_per_s") or {}).items():
-        if precision not in PRECISIONS:
-            raise bad(f"flops_per_s.{precision:.40}", f"precision names ({', '.join(PRECISIONS)})")
-        if not _positive(value):
-            raise bad(f"flops_per_s.{precision}", "a positive number of FLOP/s")
-    for framework, entry in (peak.get("frameworks") or {}).items():
-        if not isinstance(entry, dict):
-            raise bad(f"frameworks.{framework:.40}", "an object (one framework's measurement)")
-    memory = peak.get("memory")
-    if memory is not None:
-        if not isinstance(memory, dict):
-            raise bad("memory", "an object")
-        for name, unit in (("bytes_per_s", "bytes/s"), ("bytes", "bytes")):
-            if name in memory and not _positive(memory[name]):
-                raise bad(f"memory.{name}", f"a positive number of {unit}")
-
-
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def check_shard(shard: Any, cells: int, where: str) -> None:
-    """run.json's ``shard``: which slice of a matrix the run holds (bench.matrix.shard)."""
-    what = "expected {index, count, positions, matrix_cells} of a --shard run"
-    if not isinstance(shard, dict) or not all(
-        _count(shard.get(k)) for k in ("index", "count", "matrix_cells")
-    ):
-        raise SchemaError(f"{where}: field 'shard': {what}")
-    positions = shard.get("positions")
-    if not (
-        1 <= shard["index"] <= shard["count"]
-        and isinstance(positions, list)
-        and len(positions) == cells
-        and all(_count(p) and p < shard["matrix_cells"] for p in positions)
-        and len(set(positions)) == cells
-    ):
-        raise SchemaError(
-            f"{where}: field 'shard': {what}, one distinct position in the whole matrix "
-            "per cell of this run's matrix"
-        )
+def write_meta(run_dir: Path, meta: RunMeta) -> None:
+    """run.json, whole, atomically (the one way it is written)."""
+    write_json_atomic(run_dir / RUN_FILE, meta.to_json())
 
 
 def load_run(run_dir: Path | str) -> Run:
@@ -294,11 +197,6 @@ def load_run(run_dir: Path | str) -> Run:
     meta = read_meta(run_dir)
     results, notes = read_results(run_dir / CELLS_FILE)
     return Run(run_dir, meta, results, notes)
-
-
-def matrix_of(meta: dict) -> list:
-    """The cells a run was asked to measure, in order."""
-    return [cell_from_json(entry, f"matrix[{i}]") for i, entry in enumerate(meta["matrix"])]
 
 
 # --- one writer -----------------------------------------------------------------------

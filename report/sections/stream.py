@@ -32,10 +32,7 @@ SCENARIO = "stream"
 
 def _settings(run: Run) -> dict:
     """What run.json recorded about the stream scenario (schema 1 called it dynamic_shapes)."""
-    recorded = (run.meta.get("scenario_settings") or {}) if "scenario_settings" in run.meta else {}
-    if isinstance(recorded, dict) and "streams" in recorded:
-        return recorded
-    return run.meta.get("dynamic_shapes") or {}
+    return run.meta.plan.scenario_settings or {}
 
 
 def stream_description(run: Run, stream: str) -> str:

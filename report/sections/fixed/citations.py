@@ -47,7 +47,7 @@ def cite_cell(r: pd.Series) -> str:
 def cite_peak(run: Run) -> str | None:
     """``cpu: float32: 225 GFLOP/s (torch 2.13.0 matmul 1024×1024 float32, best of 41); memory:
     44.7 GB/s (...); run ... @ ...``; None where the run measured no peak."""
-    device_peak = run.meta.get("device_peak")
+    device_peak = run.meta.probes.device_peak
     if not isinstance(device_peak, dict) or not device_peak.get("flops_per_s"):
         return None
     return f"{describe_peak(device_peak)}; {_run(run.run_id, frame.commit_of(run))}"

@@ -93,13 +93,13 @@ COLUMNS = (
 def floor_us(run: Run, framework: str) -> float | None:
     """The run's harness floor for a framework (bench.worker.probe; None in runs that predate
     it)."""
-    floor = ((run.meta.get("harness_floor_us") or {}).get(framework) or {}).get("median")
+    floor = run.meta.probes.harness_floor_us.get(framework, {}).get("median")
     return float(floor) if isinstance(floor, (int, float)) else None
 
 
 def _recorded(run: Run, r: CellResult) -> dict:
     """What the cell's record and its run hold as they are: no formula over them."""
-    device_peak = run.meta.get("device_peak")
+    device_peak = run.meta.probes.device_peak
     contention = device_peak.get("contention") if isinstance(device_peak, dict) else None
     return {
         "run_path": str(run.path),
@@ -132,7 +132,7 @@ def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
         "baselines": baselines,
         "eager": baselines.eager(r),
         "torch_eager": baselines.torch_eager(r),
-        "device_peak": run.meta.get("device_peak"),
+        "device_peak": run.meta.probes.device_peak,
         "floor_us": floor_us(run, r.cell.framework),
         "precision": r.cell.precision,
         "device": r.cell.device,
