@@ -25,6 +25,7 @@ import pandas as pd
 
 from bench import backends
 from bench.analysis.metrics import BreakEven
+from bench.results.record import SLOW_WINDOW_SHARE
 from bench.results.store import Run, load_run
 from report.sections.fixed import cells_frame
 from report.sections.stream import stream_frame
@@ -63,6 +64,12 @@ CELL_COLUMNS: dict[str, str] = {
     "eager_contended": "the eager cell this one is compared with was contended",
     "torch_eager_contended": "the torch-eager cell of the block was contended",
     "contention": "share of the pinned cores' time other processes used while sampling (0-1)",
+    "slow_window": "bench.analysis.metrics.is_slow_window: the cell's sentinel ran more than "
+    f"{SLOW_WINDOW_SHARE:.0%} slower than the run's median (the machine was slow)",
+    "eager_slow_window": "the eager cell this one is compared with was in a slow window",
+    "torch_eager_slow_window": "the torch-eager cell of the block was in a slow window",
+    "slow_window_ratio": "the cell's sentinel time / the run's median sentinel time "
+    "(bench.analysis.metrics.slow_window_ratio)",
     "repetitions": "how many repetitions the row pools (bench.analysis.metrics.ok_repetitions)",
     "repetition_spread": "(max - min) / median of the repetitions' medians "
     "(bench.analysis.metrics.repetition_spread); empty for a cell run once",

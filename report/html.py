@@ -37,10 +37,13 @@ def render_report(
     generated_by: str = "",
     include_contended: bool = False,
     report_dir: Path | None = None,
+    include_slow: bool = False,
 ) -> str:
     """The whole page for one or more runs (e.g. a CPU run and a GPU run side by side).
-    Contended cells are shown but left out of geometric means unless ``include_contended``."""
-    built = sections.build_all(runs, sections.Options(include_contended, report_dir))
+    Contended cells, and cells measured in a slow window, are shown but left out of
+    geometric means unless ``include_contended`` / ``include_slow``."""
+    options = sections.Options(include_contended, report_dir, include_slow)
+    built = sections.build_all(runs, options)
     any_na = any(r.status is Status.NOT_APPLICABLE for run in runs for r in run.results)
     models = dict.fromkeys(r.cell.model for run in runs for r in run.results)
     backends = dict.fromkeys(r.cell.backend for run in runs for r in run.results)

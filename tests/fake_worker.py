@@ -65,6 +65,43 @@ elif behaviour == "ok":
         pipeline_steps=2,
         pipeline_s=0.04,
     )
+elif behaviour == "sentinel":
+    # The real sentinel around a fixed NumPy loop standing in for the samples. The backend
+    # named by $FAKE_WORKER_SLOW runs, the first time only ($FAKE_WORKER_MARKER), with a busy
+    # process per core beside it: a slow window planted in one cell.
+    import numpy as np
+
+    from bench.worker.sentinel import SentinelWatch
+
+    busy = []
+    marker = Path(os.environ["FAKE_WORKER_MARKER"])
+    if job["cell"]["backend"] == os.environ["FAKE_WORKER_SLOW"] and not marker.exists():
+        marker.touch()
+        spin = "while True: pass"
+        busy = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(os.cpu_count() or 2)]
+        time.sleep(0.5)  # the spinners are running before anything is timed
+    watch = SentinelWatch()
+    watch.before()
+    x = np.ones(1 << 16, dtype=np.float32)
+    samples = []
+    for _ in range(10):
+        start = time.perf_counter()
+        for _ in range(20):
+            np.multiply(x, x, out=x)
+        samples.append((time.perf_counter() - start) * 1e3)
+    watch.after()
+    for p in busy:
+        p.kill()
+    write(
+        status="ok",
+        build_s=0.05,
+        first_call_s=0.5,
+        samples_ms=samples,
+        pipeline_steps=10,
+        pipeline_s=sum(samples) / 1e3,
+        sentinel_before_ms=watch.before_ms,
+        sentinel_after_ms=watch.after_ms,
+    )
 elif behaviour == "crash":
     print("loading the model", file=sys.stderr)
     print("RuntimeError: boom in the kernel", file=sys.stderr)

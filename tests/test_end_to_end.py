@@ -48,6 +48,8 @@ def test_run_prints_the_run_directory_last_and_resume_finishes_a_cut_run(tmp_pat
         assert r.memory.peak_host_rss_bytes > 50 * 2**20
         assert r.setup.framework_version and r.setup.packages
         assert (run_dir / r.process.log).is_file()
+        assert r.sentinel.sentinel_before_ms > 0 and r.sentinel.sentinel_after_ms > 0
+    assert run.meta.progress.sentinel_median_ms == metrics.sentinel_reference_ms(run.results)
     eager, jit, graph = run.results
     assert eager.warm.warm_start.startswith("no persistent compile cache")
     assert jit.warm.first_call_warm_s > 0 and "JAX persistent" in jit.warm.warm_start

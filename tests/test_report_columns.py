@@ -25,6 +25,7 @@ import pytest
 
 from bench.analysis import metrics
 from bench.analysis.stats import Latency
+from bench.results.record import Sentinel
 from bench.results.store import Run, load_run
 from report import measures
 from report.figures import to_svg
@@ -104,6 +105,18 @@ def with_peak_and_floor(run: Run) -> Run:
     return dataclasses.replace(run, meta=dataclasses.replace(run.meta, probes=probes))
 
 
+def with_sentinel(run: Run) -> Run:
+    """The run as if its workers had timed the sentinel (the committed runs predate it): a
+    third of the cells in a slow window, the rest at the run's median."""
+    results = [
+        dataclasses.replace(r, sentinel=Sentinel(10.0, 13.0 if i % 3 == 0 else 10.0))
+        for i, r in enumerate(run.results)
+    ]
+    progress = dataclasses.replace(run.meta.progress, sentinel_median_ms=10.0)
+    meta = dataclasses.replace(run.meta, progress=progress)
+    return dataclasses.replace(run, results=results, meta=meta)
+
+
 def with_reduced_precision(run: Run) -> Run:
     """The run plus a bf16 copy of each ok fixed cell, a fifth faster and a tenth smaller,
     so that the precision table and figure have cells to show."""
@@ -123,7 +136,8 @@ def with_reduced_precision(run: Run) -> Run:
 
 
 def load_fixed_runs() -> list[Run]:
-    return [with_reduced_precision(with_peak_and_floor(load_run(CPU_RUN))), load_run(CUDA_RUN)]
+    cpu = with_reduced_precision(with_sentinel(with_peak_and_floor(load_run(CPU_RUN))))
+    return [cpu, load_run(CUDA_RUN)]
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +349,8 @@ def test_a_figure_draws_the_frame_columns_it_cites(cells, key):
 # bench.analysis.metrics names the report may use other than through a Measure or an Aggregate:
 # the pooling of repetitions and the baselines a metric is handed (inputs, not numbers),
 # and the enums and constants the words are built from.
-ALLOWED = {"pool_repetitions", "Baselines"}
+# What a run's cells are set against, per run: the baselines, the sentinel's reference.
+ALLOWED = {"pool_repetitions", "Baselines", "run_sentinel_ms"}
 
 
 def test_no_report_module_calls_a_metric_itself():

@@ -93,6 +93,9 @@ class Comparison:
     # ok in both, but another process used the cores of one of them (bench.worker.contention):
     # not judged unless asked (include_contended).
     contended: list[str] = field(default_factory=list)
+    # ok in both, but one was measured in a slow window (its sentinel ran slow: bench.analysis.
+    # metrics.is_slow_window): not judged unless asked (include_slow).
+    slow: list[str] = field(default_factory=list)
 
     @property
     def slower(self) -> list[CellChange]:
@@ -113,6 +116,8 @@ class Comparison:
             parts.append(f"{len(self.not_compared)} not compared")
         if self.contended:
             parts.append(f"{len(self.contended)} contended, not judged")
+        if self.slow:
+            parts.append(f"{len(self.slow)} in a slow window, not judged")
         return (
             f"{len(self.cells)} matching ok cell(s): " + ", ".join(parts) + f" (threshold "
             f"{self.threshold:.0%}, {CONFIDENCE:.0%} bootstrap CI, {self.resamples} resamples)"
@@ -162,10 +167,13 @@ def compare_runs(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     include_contended: bool = False,
+    include_slow: bool = False,
 ) -> Comparison:
     """Every cell of B against the matching cell of A (a cell measured in several
     repetitions as one: bench.analysis.metrics.pool_repetitions). A cell that was contended in
-    either run is listed, not judged, unless ``include_contended``."""
+    either run is listed, not judged, unless ``include_contended``; one measured in a slow
+    window of either run likewise, unless ``include_slow``."""
+    sentinel_a, sentinel_b = metrics.run_sentinel_ms(a), metrics.run_sentinel_ms(b)
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold must be a fraction in [0, 1), got {threshold}")
     cells_a = {identity(r): r for r in metrics.pool_repetitions(a.results)}
@@ -191,6 +199,10 @@ def compare_runs(
             continue
         if not include_contended and (metrics.is_contended(ra) or metrics.is_contended(rb)):
             result.contended.append(name)
+            continue
+        slow = metrics.is_slow_window(ra, sentinel_a) or metrics.is_slow_window(rb, sentinel_b)
+        if slow and not include_slow:
+            result.slow.append(name)
             continue
         ratio, low, high = bootstrap_ratio_ci(samples_a, samples_b, resamples, CONFIDENCE, seed)
         median_a, median_b = metrics.median_ms(ra), metrics.median_ms(rb)
@@ -263,6 +275,7 @@ def side_tables(result: Comparison) -> list[Table]:
         ("only in B", result.only_b),
         ("ok in both but not compared (no samples)", result.not_compared),
         ("contended, not judged (--include-contended judges them)", result.contended),
+        ("in a slow window, not judged (--include-slow judges them)", result.slow),
     ):
         if names:
             t = Table(title=f"{title} ({len(names)})", title_justify="left")

@@ -169,6 +169,7 @@ def extra_info(run: Run, r: CellResult, baselines: Baselines) -> dict[str, Any]:
         "peak_memory_counter": peak_counter,
         "noisy": metrics.is_noisy(r),
         "contended": metrics.is_contended(r),
+        "slow_window": metrics.is_slow_window(r, metrics.run_sentinel_ms(run)),
     }
 
 

@@ -22,7 +22,8 @@ import numpy as np
 
 from bench import backends
 from bench.analysis.stats import Latency, bootstrap_ratio_ci, summarize
-from bench.results.record import CellResult, Status
+from bench.results.record import SLOW_WINDOW_SHARE, CellResult, Status
+from bench.results.store import Run
 
 TORCH_EAGER = "torch-eager"
 # IQR / median above this marks a cell's latency as noisy.
@@ -220,6 +221,68 @@ def is_contended(r: CellResult) -> bool:
     Reads: contended
     """
     return bool(r.contention is not None and r.contention.contended)
+
+
+def sentinel_ms(r: CellResult) -> float | None:
+    """The cell's sentinel time (bench.worker.sentinel), ms: the slower of its timings right
+    before and right after the samples (a slow window that starts or ends during the
+    samples slows one of the two). For a cell pooled over repetitions, its slowest
+    repetition's. None where the samples were not taken.
+
+    Reads: sentinel_before_ms, sentinel_after_ms
+    """
+    reps = getattr(r, "repetitions", None) or [r]
+    times = [
+        max(x.sentinel.sentinel_before_ms, x.sentinel.sentinel_after_ms)
+        for x in reps
+        if x.sentinel is not None
+        and x.sentinel.sentinel_before_ms is not None
+        and x.sentinel.sentinel_after_ms is not None
+    ]
+    return max(times) if times else None
+
+
+def sentinel_reference_ms(results: Iterable[CellResult]) -> float | None:
+    """The run's sentinel reference, ms: the median of its cells' sentinel times (run.json
+    ``sentinel.median_ms`` keeps it as the run computed it).
+
+    Reads: sentinel_before_ms, sentinel_after_ms
+    """
+    times = [t for r in results if (t := sentinel_ms(r)) is not None]
+    return float(np.median(times)) if times else None
+
+
+def run_sentinel_ms(run: Run) -> float | None:
+    """The reference a run's cells are set against: the median run.json kept as the run
+    computed it (over the cells' first measurements), or, for a run that has none (older, or
+    stopped before its end), the median of its records.
+
+    Reads: sentinel_before_ms, sentinel_after_ms
+    """
+    stored = run.meta.progress.sentinel_median_ms
+    return stored if stored is not None else sentinel_reference_ms(run.results)
+
+
+def slow_window_ratio(r: CellResult, reference_ms: float | None) -> float | None:
+    """How much slower the cell's sentinel ran than the run's: sentinel time / the run's
+    median sentinel time (1 is the run's typical speed).
+
+    Reads: sentinel_before_ms, sentinel_after_ms
+    """
+    own = sentinel_ms(r)
+    if own is None or not reference_ms:
+        return None
+    return own / reference_ms
+
+
+def is_slow_window(r: CellResult, reference_ms: float | None) -> bool:
+    """The cell was measured in a slow window: its sentinel ran more than
+    bench.results.record.SLOW_WINDOW_SHARE slower than the run's median.
+
+    Reads: sentinel_before_ms, sentinel_after_ms
+    """
+    ratio = slow_window_ratio(r, reference_ms)
+    return ratio is not None and ratio > 1 + SLOW_WINDOW_SHARE
 
 
 def throughput_per_s(r: CellResult) -> float | None:
@@ -761,6 +824,13 @@ DEFINITIONS: dict[str, Definition] = {
         "other processes used more than bench.results.record.CONTENDED_SHARE of the cores the "
         "worker was pinned to while it took its samples (/proc/stat against its own CPU time)",
         is_contended,
+    ),
+    "slow_window": _d(
+        "slow window",
+        "the cell's sentinel (a fixed NumPy workload timed right before and after its "
+        f"samples) ran more than {SLOW_WINDOW_SHARE:.0%} slower than the run's median "
+        "sentinel: the machine was slow while it measured",
+        is_slow_window,
     ),
     "repetition_spread": _d(
         "repetition spread",

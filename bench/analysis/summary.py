@@ -19,20 +19,34 @@ from bench.results.record import CellResult
 from bench.terminal import plain
 
 
-def tables(results: list[CellResult], device_peak: object = None) -> list[SummaryTable]:
+def tables(
+    results: list[CellResult], device_peak: object = None, sentinel_ms: float | None = None
+) -> list[SummaryTable]:
     """The summary of each scenario present in ``results`` (fixed shapes when there is none);
     a cell measured in several repetitions is one row (bench.analysis.metrics.pool_repetitions).
-    With
-    the run's ``device_peak``, a cell faster than the device's measured peak says so in its
-    status (``flag_impossible``)."""
+    With the run's ``device_peak``, a cell faster than the device's measured peak says so in
+    its status; with the run's median ``sentinel_ms``, so does a cell measured in a slow
+    window (``flag_status``)."""
     results = pool_repetitions(results)
     baselines = Baselines(results)
     present = {r.cell.scenario for r in results} or {"fixed"}
+    flags = {}
+    for r in results:
+        notes = []
+        if metrics.impossible(r, device_peak):
+            notes.append(
+                f"impossible: {metrics.fraction_of_peak(r, device_peak):.0%} of measured peak"
+            )
+        ratio = metrics.slow_window_ratio(r, sentinel_ms)
+        if r.ok and ratio is not None and metrics.is_slow_window(r, sentinel_ms):
+            notes.append(f"slow window ×{ratio:.2f}")
+        if notes:
+            flags[id(r)] = ", ".join(notes)
     views = []
     for name, rows_of in TABLES.items():
         if name in present:
             mine = [r for r in results if r.cell.scenario == name]
-            views.append(flag_impossible(rows_of(mine, baselines), mine, device_peak))
+            views.append(flag_status(rows_of(mine, baselines), mine, flags))
     return views
 
 
@@ -49,26 +63,19 @@ IDENTITY_COLUMNS = {
 }
 
 
-def impossible_text(status: str, fraction: float) -> str:
+def flagged_text(status: str, flag: str) -> str:
     """``ok`` -> ``ok (impossible: 130% of measured peak)``; ``ok (noisy)`` -> ``ok (noisy,
-    impossible: ...)``."""
-    flag = f"impossible: {fraction:.0%} of measured peak"
+    slow window ×1.31)``."""
     return f"{status[:-1]}, {flag})" if status.endswith(")") else f"{status} ({flag})"
 
 
-def flag_impossible(
-    view: SummaryTable, results: list[CellResult], device_peak: object
+def flag_status(
+    view: SummaryTable, results: list[CellResult], flags: dict[int, str]
 ) -> SummaryTable:
-    """``view`` with the status of each impossible cell (bench.analysis.metrics.impossible)
-    flagged. A
+    """``view`` with the status of each flagged cell (``id(result)`` -> what to add) said. A
     row is matched to its cell by the identity columns it shows; cells those columns do not
     tell apart are taken in the order given (the scenario's sort is stable)."""
-    flagged = {
-        id(r): metrics.fraction_of_peak(r, device_peak)
-        for r in results
-        if metrics.impossible(r, device_peak)
-    }
-    if not flagged or "status" not in view.headers:
+    if not flags or "status" not in view.headers:
         return view
     shown = [(i, IDENTITY_COLUMNS[h]) for i, h in enumerate(view.headers) if h in IDENTITY_COLUMNS]
     queues: dict[tuple, list[CellResult]] = {}
@@ -79,17 +86,22 @@ def flag_impossible(
     for row in view.rows:
         queue = queues.get(tuple(row[i] for i, _ in shown))
         cell = queue.pop(0) if queue else None
-        fraction = flagged.get(id(cell)) if cell is not None else None
-        if fraction is not None:
-            row = (*row[:status], impossible_text(row[status], fraction), *row[status + 1 :])
+        flag = flags.get(id(cell)) if cell is not None else None
+        if flag is not None:
+            row = (*row[:status], flagged_text(row[status], flag), *row[status + 1 :])
         rows.append(row)
     return replace(view, rows=rows)
 
 
-def table(results: list[CellResult], title: str | None = None, device_peak: object = None) -> Group:
+def table(
+    results: list[CellResult],
+    title: str | None = None,
+    device_peak: object = None,
+    sentinel_ms: float | None = None,
+) -> Group:
     """One rich table per scenario present in ``results``."""
     out = []
-    for view in tables(results, device_peak):
+    for view in tables(results, device_peak, sentinel_ms):
         t = Table(
             title=Text(plain(f"{title}: {view.title}" if title else view.title)),
             title_justify="left",
@@ -106,10 +118,12 @@ def table(results: list[CellResult], title: str | None = None, device_peak: obje
     return Group(*out)
 
 
-def markdown(results: list[CellResult], device_peak: object = None) -> str:
+def markdown(
+    results: list[CellResult], device_peak: object = None, sentinel_ms: float | None = None
+) -> str:
     """The same tables as Markdown, every cell escaped so it cannot break the table."""
     parts = []
-    for view in tables(results, device_peak):
+    for view in tables(results, device_peak, sentinel_ms):
         lines = [f"**{md_cell(view.title)}**", ""]
         lines.append("| " + " | ".join(view.headers) + " |")
         lines.append("|" + "---|" * len(view.headers))

@@ -21,7 +21,7 @@ from bench.cli import args as check
 from bench.cli import export, gpucheck, pages, run, selfcheck, show
 from bench.errors import UsageError
 from bench.matrix import scenarios
-from bench.matrix.cells import DEVICES
+from bench.matrix.cells import DEVICES, MAX_REMEASURE_SLOW
 from bench.matrix.precision import PRECISIONS
 from bench.matrix.profiles import PROFILE_NAMES, available_cores
 from bench.parent import executors
@@ -94,6 +94,13 @@ def build_parser() -> Parser:
         "processes (default: 1 for quick, 3 for full)",
     )
     r.add_argument(
+        "--remeasure-slow",
+        type=check.bounded_int(0, MAX_REMEASURE_SLOW),
+        metavar="N",
+        help="at the end of the run, measure a cell whose sentinel says it ran in a slow "
+        "window again, in fresh processes, up to N times; both records are kept (default: 1)",
+    )
+    r.add_argument(
         "--trace",
         action="store_true",
         help="after each cell's measured workers, one more records a few steps with the "
@@ -141,6 +148,11 @@ def build_parser() -> Parser:
         action="store_true",
         help="count contended cells in the geometric means (left out by default)",
     )
+    report.add_argument(
+        "--include-slow",
+        action="store_true",
+        help="count cells measured in a slow window in the geometric means (left out by default)",
+    )
 
     comp = sub.add_parser("compare", help="compare run B against run A, cell by cell")
     comp.add_argument("run_a", type=Path, metavar="RUN_A")
@@ -165,6 +177,11 @@ def build_parser() -> Parser:
         "--include-contended",
         action="store_true",
         help="judge cells that were contended in either run (listed, not judged, by default)",
+    )
+    comp.add_argument(
+        "--include-slow",
+        action="store_true",
+        help="judge cells measured in a slow window of either run (listed, not judged, by default)",
     )
     comp.add_argument(
         "--fail-on-regression",

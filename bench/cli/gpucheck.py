@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bench import backends
-from bench.analysis import summary
+from bench.analysis import metrics, summary
 from bench.cli import args as check
 from bench.cli.pages import report_module, write_output
 from bench.cli.run import execute, probe_frameworks, probes_meta, run_meta, write_meta
@@ -151,7 +151,11 @@ def summary_text(run, cells: list, tests: str, wall_s: float) -> str:
         f"{wall_s:.0f} s",
         f"- harness floor (empty synced step, µs): {run.meta.probes.harness_floor_us}",
         "",
-        summary.markdown(run.results, device_peak=run.meta.probes.device_peak),
+        summary.markdown(
+            run.results,
+            device_peak=run.meta.probes.device_peak,
+            sentinel_ms=metrics.run_sentinel_ms(run),
+        ),
         "",
         "| cell | status | parity error | allocator peak MiB | NVML peak MiB | CUDA graphs |",
         "|---|---|---|---|---|---|",

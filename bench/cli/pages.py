@@ -86,6 +86,7 @@ def cmd_report(a: argparse.Namespace, err: Console, command: str) -> int:
         runs,
         generated_by=command,
         include_contended=a.include_contended,
+        include_slow=a.include_slow,
         report_dir=a.output.absolute().parent,
     )
     write_output("-o", a.output, page)
@@ -98,7 +99,13 @@ def cmd_compare(a: argparse.Namespace, out: Console, err: Console, command: str)
     if a.html is not None:
         check.output_file("--html", a.html)
     result = compare.compare_runs(
-        run_a, run_b, a.threshold, a.resamples, a.seed, include_contended=a.include_contended
+        run_a,
+        run_b,
+        a.threshold,
+        a.resamples,
+        a.seed,
+        include_contended=a.include_contended,
+        include_slow=a.include_slow,
     )
     out.print(compare.table(result))
     for t in compare.side_tables(result):

@@ -30,7 +30,7 @@ from bench.cli import args as check
 from bench.errors import UsageError
 from bench.matrix import scenarios
 from bench.matrix import shard as sharding
-from bench.matrix.cells import DEFAULT_REPEATS, MODES, Cell, repeated
+from bench.matrix.cells import DEFAULT_REMEASURE_SLOW, DEFAULT_REPEATS, MODES, Cell, repeated
 from bench.matrix.precision import POLICIES, PRECISIONS
 from bench.matrix.profiles import Settings, available_cores, settings_for
 from bench.matrix.scenarios.base import MatrixRequest
@@ -184,6 +184,7 @@ def run_meta(
     *,
     pythons: dict[str, str] | None = None,
     repeats: int | None = None,
+    remeasure_slow: int = 0,
     trace: bool = False,
     shard: tuple[Shard, list[Cell], list[int]] | None = None,
 ) -> RunMeta:
@@ -208,6 +209,7 @@ def run_meta(
             settings=settings,
             matrix=list(cells),
             repeats=repeats,
+            remeasure_slow=remeasure_slow,
             trace=trace,
             pythons=dict(pythons or {}),
             shard=slice_,
@@ -246,6 +248,7 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError("--trace applies to --scenario fixed only (a stream has no steady step)")
     settings = settings_for(a.profile, timeout_s=a.timeout, threads=a.threads)
     repeats = DEFAULT_REPEATS[a.profile] if a.repeats is None else a.repeats
+    remeasure = DEFAULT_REMEASURE_SLOW[a.profile] if a.remeasure_slow is None else a.remeasure_slow
     cells = repeated(cells, repeats)
     shard = None if a.shard is None else Shard.parse(a.shard)
     executor = executor_from(a, cells)
@@ -276,6 +279,7 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
         probes_meta(probes, device_peak),
         pythons=pythons,
         repeats=repeats,
+        remeasure_slow=remeasure,
         trace=a.trace,
         shard=None if shard is None else (shard, cells, positions),
     )
@@ -321,6 +325,19 @@ def progress_detail(r: CellResult) -> str:
         )
     first = r.first_call.first_call_s if r.first_call else float("nan")
     return f"{metrics.median_ms(r):.3g} ms, first call {first:.3g} s"
+
+
+def slow_window_cells(results: list[CellResult], reference: float | None) -> dict[Cell, str]:
+    """The cells whose newest record is ok but was measured in a slow window
+    (bench.analysis.metrics.is_slow_window), each with why: what ``--remeasure-slow``
+    measures again."""
+    newest = {r.cell.key(): r for r in results}
+    slow = {}
+    for r in newest.values():
+        ratio = metrics.slow_window_ratio(r, reference)
+        if r.ok and ratio is not None and metrics.is_slow_window(r, reference):
+            slow[r.cell] = f"slow window: its sentinel ran {ratio:.2f}× the run's median"
+    return slow
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:
@@ -423,6 +440,16 @@ def _execute(
 
         try:
             runner.run(todo, on_start, on_done)
+            first = [r for r in runner.results if not (r.process and r.process.remeasured)]
+            reference = metrics.sentinel_reference_ms(first)
+            meta.progress.measured_sentinel(reference)
+            for _ in range(meta.plan.remeasure_slow):
+                slow = slow_window_cells(runner.results, reference)
+                if not slow:
+                    break
+                err.print(Text(f"graphbench: {len(slow)} cell(s) ran in a slow window; again"))
+                progress.update(task, total=(progress.tasks[0].total or 0) + len(slow))
+                runner.remeasure(slow, on_start, on_done)
         except KeyboardInterrupt as exc:
             interrupted = str(exc) if isinstance(exc, Interrupted) else "SIGINT"
         except OSError as exc:
@@ -441,9 +468,15 @@ def _execute(
             f"{len(runner.results)} cell(s) written to {run_dir} are kept; free space, then: "
             f"python -m bench resume {run_dir}"
         )
-    results = load_run(run_dir).results
-    peak_of_run = meta.probes.device_peak
-    out.print(summary.table(results, title=f"run {meta.run_id}", device_peak=peak_of_run))
+    run = load_run(run_dir)
+    out.print(
+        summary.table(
+            run.results,
+            title=f"run {meta.run_id}",
+            device_peak=meta.probes.device_peak,
+            sentinel_ms=metrics.run_sentinel_ms(run),
+        )
+    )
     if interrupted:
         err.print(
             Text(

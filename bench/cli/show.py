@@ -12,7 +12,7 @@ from rich.text import Text
 
 import models
 from bench import backends
-from bench.analysis import summary
+from bench.analysis import metrics, summary
 from bench.matrix import scenarios
 from bench.matrix.precision import POLICY, PRECISIONS
 from bench.matrix.profiles import PROFILE_NAMES, available_cores, settings_for
@@ -167,12 +167,13 @@ def cmd_summary(a: argparse.Namespace, out: Console, err: Console) -> int:
             )
         )
         return 0
+    peak, sentinel = run.meta.probes.device_peak, metrics.run_sentinel_ms(run)
     if a.markdown:
-        print(summary.markdown(run.results, device_peak=run.meta.probes.device_peak))
+        print(summary.markdown(run.results, device_peak=peak, sentinel_ms=sentinel))
     else:
         out.print(
             summary.table(
-                run.results, title=f"run {run.run_id}", device_peak=run.meta.probes.device_peak
+                run.results, title=f"run {run.run_id}", device_peak=peak, sentinel_ms=sentinel
             )
         )
     return 0

@@ -95,6 +95,10 @@ IDENTITY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Cell))
 # The repetitions a profile runs by default (--repeats): the quick CPU run once, the full
 # profile three times (its cells are long and its numbers are the ones cited).
 DEFAULT_REPEATS = {"quick": 1, "full": 3}
+# How many times a cell measured in a slow window (bench.analysis.metrics.is_slow_window) is
+# measured again at the end of the run (--remeasure-slow).
+DEFAULT_REMEASURE_SLOW = {"quick": 1, "full": 1}
+MAX_REMEASURE_SLOW = 5
 
 
 def repeated(cells: list[Cell], repeats: int) -> list[Cell]:

@@ -102,6 +102,8 @@ class Runner:
         results, read_notes = read_results(run_dir / CELLS_FILE)
         self.notes += read_notes
         self.results: list[CellResult] = results
+        # Cells being measured again (remeasure): cell key -> why.
+        self.again: dict[tuple, str] = {}
 
     def pending(self, cells: Sequence[Cell]) -> list[Cell]:
         """Cells with no result yet (all of them in a new run; the rest when resuming), and
@@ -151,6 +153,20 @@ class Runner:
 
         self.executor.run(tasks(), started, done)
         return finished
+
+    def remeasure(
+        self,
+        why: dict[Cell, str],
+        on_start: Callable[[Cell], None] = lambda c: None,
+        on_done: Callable[[CellResult], None] = lambda r: None,
+    ) -> list[CellResult]:
+        """Measure each cell of ``why`` again, in fresh processes, appending a new record
+        (the earlier one stays in cells.jsonl; readers use the newer: store.read_results)."""
+        self.again = {c.key(): reason for c, reason in why.items()}
+        try:
+            return self.run(list(why), on_start, on_done)
+        finally:
+            self.again = {}
 
     # --- before a worker --------------------------------------------------------------
     def skip_reason(self, cell: Cell) -> tuple[Status, str] | None:
@@ -251,6 +267,11 @@ class Runner:
                 run_id=self.run_id, cell=cell, outcome=lost, process=self.process_of(outcome, lost)
             )
         stem = cell.file_stem(task.index)
+        if cell.key() in self.again:  # every earlier measurement's logs are kept
+            attempt = 1
+            while (self.run_dir / "logs" / f"{stem}-again{attempt}.log").exists():
+                attempt += 1
+            stem += f"-again{attempt}"
         self.write_log(stem, cold)
         if outcome.warm is not None:
             self.write_log(f"{stem}-warm", outcome.warm)
@@ -270,7 +291,10 @@ class Runner:
             outcome=verdict,
             warm=self.warm_start_of(task, result, outcome.warm, verdict),
             trace=self.trace_of(task, outcome, stem),
-            process=self.process_of(outcome, verdict, stem),
+            process=replace(
+                self.process_of(outcome, verdict, stem),
+                remeasured=self.again.get(cell.key()),
+            ),
         )
 
     def worker_result(self, cell: Cell, run: WorkerRun) -> tuple[CellResult, str | None]:

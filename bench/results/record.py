@@ -40,6 +40,8 @@ gpu             gpu_index, gpu_uuid, gpu_name, gpu_     worker.gpu_of
                 throttle_reasons
 contention      contention, contended, load_average,    contention.measured (the worker's
                 gpu_other_processes                     samples, watched by CpuWatch)
+sentinel        sentinel_before_ms, sentinel_       SentinelWatch.group (bench.worker.
+                after_ms                                sentinel, timed around the samples)
 warm            warm_start, build_warm_s,               runner.warm_start_of (from the
                 first_call_warm_s, warmup_warm_ms       warm worker's own first call and
                                                         warm-up)
@@ -234,6 +236,22 @@ class Contention(Group):
     gpu_other_processes: int | None = _f(0)  # other processes on the cell's GPU (NVML)
 
 
+# A cell whose sentinel (bench.worker.sentinel) ran more than this much slower than the
+# run's median ran in a slow window (bench.analysis.metrics.is_slow_window). Two quiet
+# workers' sentinels agree within a few percent; the slow windows seen on shared VMs are
+# 10-40%.
+SLOW_WINDOW_SHARE = 0.15
+
+
+@dataclass(frozen=True)
+class Sentinel(Group):
+    """The sentinel's time right before and right after the samples (bench.worker.sentinel)."""
+
+    NAME = "sentinel"
+    sentinel_before_ms: float | None = _f(0)
+    sentinel_after_ms: float | None = _f(0)
+
+
 @dataclass(frozen=True)
 class Trace(Group):
     """A profiling worker's trace of the cell (``run --trace``; bench.analysis.traces): taken in a
@@ -272,6 +290,9 @@ class Process(Group):
     # True when the executor lost the task (its node or process died) before any worker
     # reported: nothing was measured, and ``resume`` runs the cell again.
     lost: bool | None = None
+    # Why this record measures its cell again (``--remeasure-slow``): the earlier record,
+    # kept in cells.jsonl, was measured in a slow window. Readers use the newer one.
+    remeasured: str | None = None
 
 
 # Stored in this order; fields of groups with the same name (compilations) are shared
@@ -287,6 +308,7 @@ GROUPS: tuple[type[Group], ...] = (
     Memory,
     Gpu,
     Contention,
+    Sentinel,
     WarmStart,
     Trace,
     Process,
@@ -309,6 +331,7 @@ class CellResult:
     memory: Memory | None = None
     gpu: Gpu | None = None
     contention: Contention | None = None
+    sentinel: Sentinel | None = None
     warm: WarmStart | None = None
     trace: Trace | None = None
     process: Process | None = None

@@ -14,15 +14,16 @@ Who builds each group (tests/test_run_meta.py checks the code against this list)
 
 - identity (run_id, started_utc, command, cwd, scenario, merged_utc):
   bench.cli.run.run_meta; bench.parent.merge.merge for a merged run.
-- plan (settings, matrix, repeats, trace, pythons, shard, precision_policy,
+- plan (settings, matrix, repeats, trace, remeasure_slow, pythons, shard, precision_policy,
   training_step, scenario_settings): bench.cli.run.run_meta, which also builds the
   ShardSlice; bench.parent.merge.merge (the whole matrix).
 - machine (environment, worker_environment): bench.cli.run.run_meta, the Environment
   from bench.parent.environment.collect; bench.parent.merge.merge.
 - probes (interpreters, harness_floor_us, device_peak, gpu_check_budget_s):
   bench.cli.run.probes_meta.
-- progress (estimated_s, finished_utc, interrupted, interrupted_by, resumed_utc): its
-  own start, finish and resume, called by bench.cli.run; bench.parent.merge.merge.
+- progress (estimated_s, finished_utc, interrupted, interrupted_by, resumed_utc,
+  sentinel_median_ms): its own start, finish, resume and measured_sentinel, called by
+  bench.cli.run; bench.parent.merge.merge.
 - shards (a merged run's provenance, one ShardRun each): bench.parent.merge.provenance.
 """
 
@@ -80,6 +81,7 @@ class Plan:
     matrix: list[Cell] = field(default_factory=list)
     repeats: int | None = None
     trace: bool = False
+    remeasure_slow: int = 0  # --remeasure-slow: rounds of re-measuring slow-window cells
     pythons: dict[str, str] = field(default_factory=dict)  # framework -> interpreter
     shard: ShardSlice | None = None
     precision_policy: dict[str, Any] = field(default_factory=dict)  # precision -> policy
@@ -143,6 +145,9 @@ class RunProgress:
     interrupted: bool | None = None
     interrupted_by: str | None = None  # SIGINT, SIGTERM, disk full, ...
     resumed_utc: list[str] = field(default_factory=list)
+    # The median of the cells' sentinel times, ms (bench.worker.sentinel): what a cell's own
+    # is set against to find slow windows (bench.analysis.metrics.is_slow_window).
+    sentinel_median_ms: float | None = None
 
     def start(self, estimated_s: float) -> None:
         """A run or a resume starts its cells: what the ETA said then."""
@@ -156,6 +161,10 @@ class RunProgress:
 
     def resume(self, when: str) -> None:
         self.resumed_utc.append(when)
+
+    def measured_sentinel(self, median_ms: float | None) -> None:
+        """The cells' first measurements are done: their median sentinel time."""
+        self.sentinel_median_ms = median_ms
 
 
 @dataclass

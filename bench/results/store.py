@@ -137,19 +137,24 @@ def read_results(path: Path) -> tuple[list[CellResult], list[str]]:
 
 
 def _superseding_lost(results: list[CellResult], path: Path, notes: list[str]) -> list[CellResult]:
-    """One record per cell, the newest: a lost task's record is replaced by its rerun's (a
-    note says so); any other duplicate (a hand-joined file) also keeps the newest, noted."""
+    """One record per cell, the newest: a lost task's record is replaced by its rerun's, a
+    record measured in a slow window by its re-measurement (``--remeasure-slow``; both stay
+    in the file), any other duplicate (a hand-joined file) also by the newest; each noted."""
     newest: dict[tuple, int] = {}
     for i, r in enumerate(results):
         key = r.cell.key()
         if key in newest:
             earlier = results[newest[key]]
             lost = earlier.process is not None and earlier.process.lost
-            notes.append(
-                f"{path}: {r.cell.label()}: measured again after its executor lost it"
-                if lost
-                else f"{path}: {r.cell.label()} is recorded twice; the newer record is used"
-            )
+            again = r.process.remeasured if r.process is not None else None
+            if lost:
+                notes.append(f"{path}: {r.cell.label()}: measured again after its executor lost it")
+            elif again:
+                notes.append(f"{path}: {r.cell.label()}: measured again ({again}); both kept")
+            else:
+                notes.append(
+                    f"{path}: {r.cell.label()} is recorded twice; the newer record is used"
+                )
         newest[key] = i
     return [r for i, r in enumerate(results) if newest[r.cell.key()] == i]
 

@@ -41,7 +41,9 @@ from bench.worker import contention, scenarios
 from bench.worker.contention import CpuWatch
 from bench.worker.memory import HOST_RSS_COUNTER, peak_rss_bytes
 from bench.worker.scenarios.base import Measurement
+from bench.worker.sentinel import SentinelWatch
 from bench.worker.timing import Clock, default_clock
+from bench.worker.window import SampleWindow
 
 
 def one_line(exc: BaseException) -> str:
@@ -133,13 +135,15 @@ def run_job(job: Job, result_path: Path, clock: Clock = default_clock) -> CellRe
     affinity = limit_cpus(job.settings.threads)
     on_gpu = cell.device == "cuda"
     start = gpu.state() if on_gpu else None
-    watch = CpuWatch(affinity)
+    watch = SampleWindow(CpuWatch(affinity), SentinelWatch())
     with gpu.ProcessSampler() if on_gpu else contextlib.nullcontext() as sampler:
         result = _measure(job, result_path, clock, affinity, sampler, watch)
     result = replace(result, gpu=gpu_of(start, sampler))
-    if watch.share is not None:  # the samples were taken: what else ran meanwhile
+    if watch.cpus.share is not None:  # the samples were taken: what else ran meanwhile
         others = sampler.other_processes() if sampler is not None else None
-        result = replace(result, contention=contention.measured(watch.share, others))
+        result = replace(result, contention=contention.measured(watch.cpus.share, others))
+    if watch.sentinel is not None:  # and how fast the machine was around them
+        result = replace(result, sentinel=watch.sentinel.group())
     write_json_atomic(result_path, result.to_json())
     return result
 
@@ -150,7 +154,7 @@ def _measure(
     clock: Clock,
     affinity: list[int],
     sampler: gpu.ProcessSampler | None,
-    watch: CpuWatch | None = None,
+    watch: SampleWindow | None = None,
 ) -> CellResult:
     cell = job.cell
     state: dict[str, Any] = {"backend": None}

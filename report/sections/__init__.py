@@ -26,6 +26,7 @@ class Options:
 
     include_contended: bool = False  # count contended cells in the geometric means
     report_dir: Path | None = None  # where the page is written: links to traces start here
+    include_slow: bool = False  # count cells measured in a slow window in the geometric means
 
 
 @dataclass

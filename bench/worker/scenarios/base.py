@@ -15,8 +15,8 @@ import models
 from bench.matrix.cells import Cell
 from bench.matrix.profiles import Settings
 from bench.results.record import Build, CellResult, Outcome
-from bench.worker.contention import CpuWatch
 from bench.worker.timing import Clock
+from bench.worker.window import SampleWindow
 
 if TYPE_CHECKING:
     from bench.backends.base import Backend
@@ -41,9 +41,10 @@ class Measurement:
     result: CellResult
     # A reduced precision: its framework's float32 eager outputs (bench.expected --eager32).
     eager32: dict[str, np.ndarray] | None = None
-    # Watches the worker's cores while the samples are taken (bench.contention): a scenario
-    # starts it before its steady-state steps and stops it after.
-    watch: CpuWatch | None = None
+    # Watches the worker's cores while the samples are taken, and times the sentinel before
+    # and after (bench.worker.window): a scenario starts it before its steady-state steps
+    # and stops it after.
+    watch: SampleWindow | None = None
     trace_dir: str | None = None  # phase "trace": where the profiler writes (bench.trace)
 
     def record(self, **groups: Any) -> None:

@@ -26,6 +26,8 @@ def cite_cell(r: pd.Series) -> str:
     noisy = f", noisy: IQR {fmt.percent(r['iqr_ratio'])} of median" if r["noisy"] else ""
     if r["contended"]:
         noisy += f", contended: others used {fmt.percent(r['contention'])} of its cores"
+    if r["slow_window"]:
+        noisy += f", slow window: its sentinel ran {fmt.times(r['slow_window_ratio'])} the median"
     if r["repetitions"] > 1:
         noisy += f", {r['repetitions']} repetitions"
     text = (

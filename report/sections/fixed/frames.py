@@ -32,6 +32,22 @@ MEASURES: dict[str, Measure] = {
         Measure(
             "torch_eager_contended", M.is_contended, ("torch_eager",), kind="flag", when="present"
         ),
+        Measure("slow_window", M.is_slow_window, ("result", "sentinel_ms"), kind="flag"),
+        Measure(
+            "eager_slow_window",
+            M.is_slow_window,
+            ("eager", "sentinel_ms"),
+            kind="flag",
+            when="present",
+        ),
+        Measure(
+            "torch_eager_slow_window",
+            M.is_slow_window,
+            ("torch_eager", "sentinel_ms"),
+            kind="flag",
+            when="present",
+        ),
+        Measure("slow_window_ratio", M.slow_window_ratio, ("result", "sentinel_ms")),
         Measure("repetitions", M.ok_repetitions, part=1, kind="count"),
         Measure("repetition_spread", M.repetition_spread),
         Measure("near_floor", M.near_floor, ("result", "floor_us"), kind="flag"),
@@ -78,7 +94,8 @@ AGGREGATES: dict[str, Aggregate] = {
 # The frame's columns after report.frame.base_row's, in order: MEASURES' and recorded ones.
 COLUMNS = (
     "noisy", "contended", "run_path", "trace_tool", "trace_files", "top_ops", "trace_error",
-    "eager_contended", "torch_eager_contended", "contention", "repetitions",
+    "eager_contended", "torch_eager_contended", "contention", "slow_window",
+    "eager_slow_window", "torch_eager_slow_window", "slow_window_ratio", "repetitions",
     "repetition_spread", "near_floor", "floor_us", "median_ms", "p90_ms", "p99_ms", "iqr_ms",
     "iqr_ratio", "n", "samples_ms", "throughput_per_s", "build_s", "first_call_s",
     "first_call_warm_s", "time_to_steady_s", "memory_bytes", "memory_counter", "memory_kind",
@@ -126,7 +143,7 @@ def _recorded(run: Run, r: CellResult) -> dict:
     }
 
 
-def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
+def _row(run: Run, r: CellResult, baselines: Baselines, sentinel_ms: float | None) -> dict:
     inputs = {
         "result": r,
         "baselines": baselines,
@@ -136,6 +153,7 @@ def _row(run: Run, r: CellResult, baselines: Baselines) -> dict:
         "floor_us": floor_us(run, r.cell.framework),
         "precision": r.cell.precision,
         "device": r.cell.device,
+        "sentinel_ms": sentinel_ms,
     }
     values = {**_recorded(run, r), **measures.compute(MEASURES, inputs)}
     has_peak = not math.isnan(values["peak_flops_per_s"])  # how a peak was measured, if one was
@@ -150,7 +168,8 @@ def cells_frame(runs: Sequence[Run]) -> pd.DataFrame:
         results = [r for r in run.results if r.cell.scenario == SCENARIO]
         results = metrics.pool_repetitions(results)  # a cell run K times is one row
         baselines = Baselines(results)
-        rows += [_row(run, r, baselines) for r in results]
+        sentinel_ms = metrics.run_sentinel_ms(run)
+        rows += [_row(run, r, baselines, sentinel_ms) for r in results]
     if not rows:
         return pd.DataFrame()
     return frame.ordered(
@@ -202,13 +221,23 @@ def aggregate(key: str, group: pd.DataFrame) -> Any:
     return spec.metric(group[spec.of])
 
 
-def geomean_frame(cells: pd.DataFrame, include_contended: bool = False) -> pd.DataFrame:
+def geomean_frame(
+    cells: pd.DataFrame, include_contended: bool = False, include_slow: bool = False
+) -> pd.DataFrame:
     """Per backend, mode and device: geometric-mean speedups and the pass rate (AGGREGATES)
     and how many workloads the speedups cover. A workload is a model at one batch size.
     ``covered`` counts the workloads with a speedup (the cell and its baseline are both ok,
-    and neither was contended unless ``include_contended``), ``total`` those the backend
-    was asked to run (not-applicable ones aside)."""
+    neither was contended unless ``include_contended``, neither measured in a slow window
+    unless ``include_slow``), ``total`` those the backend was asked to run (not-applicable
+    ones aside)."""
     data = cells[~cells["not_applicable"]]
+    if not include_slow:  # a speedup from a slow window is the machine's, not the backend's
+        data = data.assign(
+            vs_eager=data["vs_eager"].where(~(data["slow_window"] | data["eager_slow_window"])),
+            vs_torch_eager=data["vs_torch_eager"].where(
+                ~(data["slow_window"] | data["torch_eager_slow_window"])
+            ),
+        )
     if not include_contended:  # a contended cell's or baseline's speedup is the machine's
         data = data.assign(
             vs_eager=data["vs_eager"].where(~(data["contended"] | data["eager_contended"])),

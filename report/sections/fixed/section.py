@@ -10,7 +10,7 @@ import pandas as pd
 
 from bench.analysis import metrics
 from bench.analysis.metrics import NOISY_IQR_RATIO
-from bench.results.record import CONTENDED_SHARE, STATUSES
+from bench.results.record import CONTENDED_SHARE, SLOW_WINDOW_SHARE, STATUSES
 from bench.results.store import Run
 from report import fmt
 from report.sections import Options, Section
@@ -87,12 +87,22 @@ def build(
     if cells.empty:
         return None
     pairs = break_even_frame(cells)
-    geo = geomean_frame(cells, include_contended)
+    geo = geomean_frame(cells, include_contended, options.include_slow)
     statuses = Counter(cells["status"])
     ok = cells[cells["status"] == "ok"]
     noisy = int(cells["noisy"].sum())
     contended = int(cells["contended"].sum())
+    slow = int(cells["slow_window"].sum())
     warnings = []
+    if slow:
+        warnings.append(
+            f"{slow} cell(s) were measured in a slow window: their sentinel (a fixed workload "
+            f"timed right before and after their samples) ran more than {SLOW_WINDOW_SHARE:.0%} "
+            "slower than the run's median, so the machine, not the backend, was slow. They are "
+            "marked “slow window”, left out of the geometric means"
+            + (" (included here: --include-slow)" if options.include_slow else "")
+            + "; --remeasure-slow measures such cells again at the end of a run."
+        )
     if contended:
         warnings.append(
             f"{contended} cell(s) were contended: other processes used more than "
