@@ -447,7 +447,9 @@ def _execute(
                 slow = slow_window_cells(runner.results, reference)
                 if not slow:
                     break
-                err.print(Text(f"graphbench: {len(slow)} cell(s) ran in a slow window; again"))
+                err.print(
+                    Text(f"graphbench: {len(slow)} cell(s) ran in a slow window: measuring again")
+                )
                 progress.update(task, total=(progress.tasks[0].total or 0) + len(slow))
                 runner.remeasure(slow, on_start, on_done)
         except KeyboardInterrupt as exc:
