@@ -135,7 +135,8 @@ def run_job(job: Job, result_path: Path, clock: Clock = default_clock) -> CellRe
     affinity = limit_cpus(job.settings.threads)
     on_gpu = cell.device == "cuda"
     start = gpu.state() if on_gpu else None
-    watch = SampleWindow(CpuWatch(affinity), SentinelWatch())
+    # Only the cold phase takes samples: the others need no sentinel (nor its 32 MiB).
+    watch = SampleWindow(CpuWatch(affinity), SentinelWatch() if job.phase == "cold" else None)
     with gpu.ProcessSampler() if on_gpu else contextlib.nullcontext() as sampler:
         result = _measure(job, result_path, clock, affinity, sampler, watch)
     result = replace(result, gpu=gpu_of(start, sampler))
