@@ -231,6 +231,7 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
     # What was asked (the precisions' policies) from the whole matrix, so shards agree.
     meta = run_meta(run_dir.name, settings, whole, scenario)
     meta.update(pythons=pythons, repeats=repeats, trace=a.trace, **probes_meta(probes))
+    meta["diagnose"] = a.diagnose  # run --diagnose: kept so that resume diagnoses too
     meta["device_peak"] = device_peak
     if shard is not None:
         meta.update(matrix=[c.to_dict() for c in cells], shard=shard.to_json(positions, len(whole)))
@@ -325,6 +326,7 @@ def _execute(
         matrix=cells,
         positions=(meta.get("shard") or {}).get("positions"),
         trace=bool(meta.get("trace")),
+        diagnose=bool(meta.get("diagnose")),
         pythons=meta.get("pythons") or {},
         unavailable=unavailable,
         executor=executor,
