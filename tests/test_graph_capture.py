@@ -11,7 +11,12 @@ compilation reason per new shape, and the phases add up to the first call.
 from __future__ import annotations
 
 import ast
+import html
 import json
+import os
+import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +25,7 @@ import pytest
 
 import models
 from bench import __main__ as cli
-from bench.analysis.capture import graphs_breaks
+from bench.analysis.capture import graphs_breaks, outside_the_graph, skipped_phases
 from bench.errors import SchemaError
 from bench.matrix.cells import Cell
 from bench.matrix.job import CAPTURE_FILE
@@ -98,6 +103,29 @@ def test_the_summary_column_is_graphs_slash_breaks():
     assert graphs_breaks(GraphCapture(capture_error="failed")) == "-"
 
 
+WARM = GraphCapture(
+    first_call_phases={"Dynamo tracing": 0.5, "Inductor code generation": 1.0, "other": 0.1},
+    warm_first_call_s=0.7,
+    warm_phases={"Dynamo tracing": 0.5, "other": 0.2},
+    warm_cache_counters={"inductor_fx_local_cache_hit_count": 1, "x_miss_count": 0},
+)
+
+
+def test_the_warm_worker_shows_the_phases_its_cache_skipped():
+    assert skipped_phases(WARM) == ["Inductor code generation"]
+    assert skipped_phases(replace(WARM, warm_phases={})) == []  # no warm worker: nothing said
+
+
+def test_cuda_graph_skips_count_as_outside_the_graph():
+    found = GraphCapture(fallbacks=["fallback_op x2"], cuda_graph_skips=1)
+    found = replace(found, cuda_graph_skip_reasons=["mutated inputs (1 instances)"])
+    assert outside_the_graph(found) == [
+        "fallback_op x2",
+        "CUDA graphs skipped ×1: mutated inputs (1 instances)",
+    ]
+    assert outside_the_graph(GraphCapture(cuda_graph_skips=0)) == []
+
+
 def _with_capture(run: Path, label: str, found: GraphCapture) -> None:
     """Add a GraphCapture to the cell ``label`` of a stored run."""
     from dataclasses import asdict
@@ -137,18 +165,23 @@ def test_the_report_has_a_graph_capture_section(tmp_path):
     from report.html import render_report
 
     run = copy_run(CPU_RUN, tmp_path)
-    found = GraphCapture(
+    found = replace(
+        WARM,
         graphs=2,
         graph_breaks=1,
         break_reasons=[{"reason": DATA_DEPENDENT, "where": "models/x/torch.py:25", "count": 1}],
-        capture_first_call_s=2.0,
-        first_call_phases={"Dynamo tracing": 0.5, "Inductor code generation": 1.0, "other": 0.5},
+        capture_first_call_s=1.6,
+        cuda_graph_skips=1,
+        cuda_graph_skip_reasons=["mutated inputs"],
     )
     _with_capture(run, PLANTED, found)
     page = render_report([load_run(run)])
     assert 'id="graph-capture"' in page and 'id="fig-graph-capture"' in page
     assert f"{DATA_DEPENDENT} at models/x/torch.py:25 (×1)" in page
     assert "Dynamo tracing 0.500 s" in page
+    assert "not run: Inductor code generation" in page
+    assert "cache hits: inductor_fx_local_cache_hit_count 1" in page
+    assert "CUDA graphs skipped ×1: mutated inputs" in page
     assert 'id="graph-capture"' not in render_report([load_run(CPU_RUN)])  # none diagnosed
 
 
@@ -172,8 +205,10 @@ def test_graph_capture_has_one_writer_and_it_reads_the_workers_file():
 
 @pytest.fixture
 def example_models(monkeypatch):
-    """examples/models importable as models.<name> (what GRAPHBENCH_MODEL_PATH does)."""
+    """examples/models importable as models.<name> and known to the record's checks (what
+    GRAPHBENCH_MODEL_PATH does when the process starts)."""
     monkeypatch.setattr(models, "__path__", [*models.__path__, str(EXAMPLES)])
+    monkeypatch.setattr(models, "MODEL_NAMES", (*models.MODEL_NAMES, "earlyexit"))
 
 
 def diagnosed(
@@ -331,24 +366,73 @@ def test_a_jax_jit_stream_gives_one_compilation_reason_per_new_shape(tmp_path, b
     assert out["graphs"] == len(firsts) == len(np.unique(fed_lengths[:steps]))
 
 
+def _html_text(page: str) -> str:
+    """A page's text, tags and figures dropped, whitespace collapsed."""
+    page = re.sub(r"<svg.*?</svg>", " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_run_diagnose_records_cold_and_warm_capture(tmp_path):
-    """End to end on jax-jit (quick to compile): the record holds the capture, the warm
-    diagnosing worker hit the persistent cache the cold one filled, and the summary shows
-    graphs/breaks."""
-    import subprocess
-    import sys
-
-    argv = [sys.executable, "-m", "bench", "run", "--models", "mlp", "--backends", "jax-jit"]
-    argv += ["--modes", "infer", "--profile", "quick", "--diagnose", "--out-dir", str(tmp_path)]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=600)
+def test_run_diagnose_on_the_control_flow_model_as_a_user_would(tmp_path, example_models):
+    """End to end, the planted model (GRAPHBENCH_MODEL_PATH=examples/models) on torch-compile,
+    jax-jit and tf-graph with --diagnose: torch-compile breaks at the model's ``if`` for
+    data-dependent branching, jax-jit and tf-graph compile it once; the cold first calls'
+    phases add up; the warm diagnosing workers hit the caches the cold ones filled; the
+    summary's graphs/breaks column and the report's section show it."""
+    env = {**os.environ, models.MODEL_PATH_ENV: str(EXAMPLES)}
+    argv = [sys.executable, "-m", "bench", "run", "--models", "earlyexit", "--modes", "infer"]
+    argv += ["--backends", "torch-compile,jax-jit,tf-graph", "--profile", "quick"]
+    argv += ["--diagnose", "--out-dir", str(tmp_path / "runs")]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env, timeout=1200)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "graphs/breaks" in done.stdout and " 1/0 " in done.stdout
-    (run,) = tmp_path.iterdir()
-    (line,) = (run / "cells.jsonl").read_text().splitlines()
-    g = CellResult.from_json(json.loads(line), "x").graph_capture
-    assert g is not None and (g.graphs, g.graph_breaks, g.capture_error) == (1, 0, None)
-    assert g.cache_counters.get("persistent_cache_misses", 0) >= 1
-    assert g.warm_cache_counters.get("persistent_cache_hits", 0) >= 1
-    assert g.warm_first_call_s is not None and OTHER_PHASE in g.warm_phases
+    (run,) = (tmp_path / "runs").iterdir()
+    check_the_diagnosed_run(run, done.stdout, env, tmp_path / "report.html")
+
+
+def check_the_diagnosed_run(run: Path, summary: str, env: dict, page_path: Path) -> None:
+    found = {}
+    for line in (run / "cells.jsonl").read_text().splitlines():
+        r = CellResult.from_json(json.loads(line), "x")
+        assert r.ok and r.graph_capture is not None and r.graph_capture.capture_error is None
+        found[r.cell.backend] = r.graph_capture
+    torch_, jax_, tf_ = found["torch-compile"], found["jax-jit"], found["tf-graph"]
+    where = f"examples/models/earlyexit/torch.py:{_if_line('torch')}"
+    assert [(b["reason"], b["where"]) for b in torch_.break_reasons] == [(DATA_DEPENDENT, where)]
+    assert torch_.graph_breaks == 1 and torch_.graphs >= 2
+    for g in (jax_, tf_):
+        assert (g.graphs, g.graph_breaks, g.recompilations) == (1, 0, 0)
+    assert "graphs/breaks" in summary and f" {torch_.graphs}/1 " in summary
+    for g in (torch_, jax_):  # cold, then warm from the cold one's persistent cache
+        assert_phases_add_up(
+            {
+                "first_call_phases": g.first_call_phases,
+                "capture_first_call_s": g.capture_first_call_s,
+                "phase_tolerance_s": g.phase_tolerance_s,
+            }
+        )
+        assert g.warm_first_call_s is not None and OTHER_PHASE in g.warm_phases
+    assert torch_.cache_counters["inductor_fx_local_cache_hit_count"] == 0
+    assert torch_.warm_cache_counters["inductor_fx_local_cache_hit_count"] >= 1
+    assert "Inductor code generation" in skipped_phases(torch_)
+    assert jax_.cache_counters.get("persistent_cache_misses", 0) >= 1
+    assert jax_.warm_cache_counters.get("persistent_cache_hits", 0) >= 1
+
+    argv = [sys.executable, "-m", "bench", "report", str(run), "-o", str(page_path)]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    page = page_path.read_text()
+    section = _html_text(page[page.index('<section id="graph-capture"') :].split("</section>")[0])
+    assert f"{DATA_DEPENDENT} at {where} (×1)" in section
+    for backend in ("jax-jit", "tf-graph"):
+        assert f"earlyexit infer {backend} · cpu 1 0 0 " in section
+
+
+@pytest.mark.framework
+def test_torchscript_scripts_the_control_flow_model_whole(tmp_path, backend_class, example_models):
+    """torch.jit.script compiles the early exit's ``if`` into the graph (prim::If): one graph,
+    no break, nothing in a fallback graph; TorchScript times no compile phase of its own."""
+    out = diagnosed(tmp_path, backend_class, "torchscript", "earlyexit", "infer")
+    assert (out["graphs"], out["graph_breaks"], out["fallbacks"]) == (1, 0, [])
+    assert out["capture_tool"] == "torch.jit.last_executed_optimized_graph()"
+    assert list(out["first_call_phases"]) == [OTHER_PHASE]

@@ -268,7 +268,9 @@ class TorchCompile(TorchBackend):
     def diagnose(self):
         from bench.backends.torch_capture import DynamoDiagnosis
 
-        return DynamoDiagnosis()
+        # Where CUDA graphs are asked for and can be (cuda_graphs): whether Inductor skipped.
+        asked = self.compile_mode in ("reduce-overhead", "max-autotune")
+        return DynamoDiagnosis(cuda_graphs=asked and self.device.type == "cuda")
 
     def compilations(self) -> int | None:
         # Dynamo's count of distinct graphs compiled in this process (graph breaks and

@@ -1,9 +1,11 @@
 """Graph capture of torch.compile and TorchScript, from PyTorch's own facilities.
 
-torch.compile: Dynamo's counters (``unique_graphs``, ``graph_break``), its graph-break and
-recompilation logs (``TORCH_LOGS=graph_breaks,recompiles``: each break with the user source
-line it happened at, each recompilation with the guard that failed) and its compilation
-metrics (compile time by phase, Inductor FX-graph and AOTAutograd cache hits and misses).
+torch.compile: Dynamo's counters (``unique_graphs``, ``graph_break``; Inductor's fallbacks
+and ``cudagraph_skips``), its graph-break and recompilation logs
+(``TORCH_LOGS=graph_breaks,recompiles``: each break with the user source line it happened
+at, each recompilation with the guard that failed) and its compilation metrics (compile
+time by phase, Inductor FX-graph and AOTAutograd cache hits and misses, the reason a
+graph was not recorded as a CUDA graph).
 TorchScript: the node kinds of the profiling executor's last optimised graph.
 """
 
@@ -126,6 +128,9 @@ class DynamoDiagnosis(Diagnosis):
         "torch._dynamo.utils.get_compilation_metrics()"
     )
 
+    def __init__(self, cuda_graphs: bool = False):
+        self.cuda_graphs = cuda_graphs  # report CUDA-graph skips (a CUDA-graph mode on CUDA)
+
     def __enter__(self) -> DynamoDiagnosis:
         # Only what happens from here (a test process may have compiled before), and every
         # frame of a long stream (Dynamo keeps the last 64 by default).
@@ -181,7 +186,18 @@ class DynamoDiagnosis(Diagnosis):
             if not any(r["reason"] == reason for r in reasons):
                 reasons.append({"reason": reason, "where": "", "count": n})
         metrics = list(get_compilation_metrics())
+        skips: dict[str, Any] = {}
+        if self.cuda_graphs:  # Inductor's count, and the reason it gives per compiled graph
+            skips["cuda_graph_skips"] = int(counters["inductor"]["cudagraph_skips"])
+            skips["cuda_graph_skip_reasons"] = sorted(
+                {
+                    str(m.cudagraph_skip_reason)
+                    for m in metrics
+                    if getattr(m, "cudagraph_skip_reason", None)
+                }
+            )
         return {
+            **skips,
             "graphs": int(counters["stats"]["unique_graphs"]),
             "graph_breaks": int(sum(by_reason.values())),
             "break_reasons": sorted(reasons, key=lambda r: (-r["count"], r["where"])),

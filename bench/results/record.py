@@ -47,7 +47,8 @@ trace           trace_tool, trace_steps, trace_files,   runner.trace_of (from th
                 top_ops, trace_error                    worker's files, bench.analysis.traces)
 graph_capture   capture_tool, graphs, graph_breaks,     runner.graph_capture_of (from the
                 break_reasons, recompilations,          diagnosing workers' capture.json,
-                recompile_reasons, fallbacks,           bench.worker.capture)
+                recompile_reasons, fallbacks, cuda_     bench.worker.capture)
+                graph_skips, cuda_graph_skip_reasons,
                 capture_first_call_s, first_call_
                 phases, phase_tolerance_s, cache_
                 counters, warm_first_call_s, warm_
@@ -271,6 +272,10 @@ class GraphCapture(Group):
     # Fixed shapes: reason, count. A stream: step, length, reason (one per compilation).
     recompile_reasons: list[dict[str, Any]] = field(default_factory=list)
     fallbacks: list[str] = field(default_factory=list)  # what ran outside the graph
+    # torch.compile in a CUDA-graph mode on CUDA: graphs Inductor did not record as CUDA
+    # graphs, and the reasons it gave (None elsewhere).
+    cuda_graph_skips: int | None = _f(0)
+    cuda_graph_skip_reasons: list[str] = field(default_factory=list)
     capture_first_call_s: float | None = _f(0)  # the diagnosing worker's own first call
     # Its phases, seconds, in order; OTHER_PHASE is what the framework attributes to none.
     first_call_phases: dict[str, float] = field(default_factory=dict)

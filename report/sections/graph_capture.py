@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis import metrics
-from bench.analysis.capture import top_breaks
+from bench.analysis.capture import outside_the_graph, skipped_phases, top_breaks
 from bench.results.record import OTHER_PHASE, CellResult
 from bench.results.store import Run
 from report import fmt, measures, plots
@@ -63,8 +63,20 @@ def _phases(phases: dict[str, float]) -> str:
     return ", ".join(f"{name} {fmt.sig(s)} s" for name, s in phases.items()) or "–"
 
 
-def _cache(counters: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in counters.items() if v) or "–"
+def _warm(r: CellResult) -> str:
+    """The warm diagnosing worker's first call, the phases it did not run, its cache hits."""
+    g = r.graph_capture
+    assert g is not None
+    if g.warm_first_call_s is None:
+        return "–"
+    parts = [f"{fmt.sig(g.warm_first_call_s)} s: {_phases(g.warm_phases)}"]
+    skipped = skipped_phases(g)
+    if skipped:
+        parts.append("not run: " + ", ".join(skipped))
+    hits = {k: v for k, v in g.warm_cache_counters.items() if v and "hit" in k}
+    if hits:
+        parts.append("cache hits: " + ", ".join(f"{k} {v}" for k, v in hits.items()))
+    return "; ".join(parts)
 
 
 def diagnosed(runs: Sequence[Run]) -> list[CellResult]:
@@ -79,16 +91,22 @@ def capture_table(cells: list[CellResult]) -> Table:
         Column("recompiles", True, "compilations after the first of each graph"),
         Column("top break reasons", wrap="reason", help="reason at the user source line"),
         Column("recompile reasons", wrap="reason", help="the reason the framework gave"),
+        Column("outside the graph", wrap="reason", help="fallbacks, CUDA-graph skips"),
         Column("first call s", True, "the diagnosing worker's own first call"),
         Column("phases", wrap="reason", help="what the framework attributes inside it"),
-        Column("warm: cache hits", wrap="reason", help="a second worker finding the cache"),
+        Column(
+            "warm first call",
+            wrap="reason",
+            help="a second diagnosing worker finding the first one's persistent cache: its "
+            "first call, the phases it did not run, the cache hits the framework counted",
+        ),
     )
     rows = []
     for r in cells:
         g = r.graph_capture
         assert g is not None
         if g.capture_error and g.graphs is None:
-            rows.append(Row((_label(r), "–", "–", "–", g.capture_error, "–", "–", "–", "–"), "na"))
+            rows.append(Row((_label(r), "–", "–", "–", g.capture_error, *["–"] * 5), "na"))
             continue
         rows.append(
             Row(
@@ -99,9 +117,10 @@ def capture_table(cells: list[CellResult]) -> Table:
                     fmt.count(g.recompilations),
                     _reasons(r),
                     _recompiles(r),
+                    "; ".join(outside_the_graph(g)) or "–",
                     fmt.sig(g.capture_first_call_s),
                     _phases(g.first_call_phases),
-                    _cache(g.warm_cache_counters),
+                    _warm(r),
                 )
             )
         )
