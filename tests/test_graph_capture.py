@@ -221,16 +221,17 @@ def diagnosed(
     batch_size: int = 8,
     batches: list | None = None,
     lengths: list[int] | None = None,
+    device: str = "cpu",
 ) -> dict:
     """What a diagnosing worker writes (capture.json) for one cell, diagnosed here."""
     spec = models.spec(model)
     cfg = cfg or spec.PROFILES["quick"]
-    b = backend_class(backend)()
-    b.build(model, cfg, spec.init_params(cfg, 0), mode, "cpu")
+    b = backend_class(backend, device)()
+    b.build(model, cfg, spec.init_params(cfg, 0), mode, device)
     if batches is None:
         batches = [spec.make_batch(cfg, batch_size, 1)] * (1 + capture.AFTER_STEPS)
     m = Measurement(
-        cell=Cell(model, backend, mode, "cpu", batch_size, "quick"),
+        cell=Cell(model, backend, mode, device, batch_size, "quick"),
         settings=settings_for("quick"),
         backend=b,
         expected={},
@@ -238,7 +239,7 @@ def diagnosed(
         phase="diagnose",
         clock=__import__("time").perf_counter,
         save=lambda r: None,
-        result=CellResult("test", Cell(model, backend, mode, "cpu", batch_size, "quick")),
+        result=CellResult("test", Cell(model, backend, mode, device, batch_size, "quick")),
         trace_dir=str(tmp_path),
     )
     assert capture.diagnose(m, [b.put(x) for x in batches], lengths).status is Status.OK
@@ -274,6 +275,7 @@ def test_mlp_torch_compile_infer_is_one_graph_without_a_break(
     out = diagnosed(tmp_path, backend_class, "torch-compile", "mlp", "infer", small_mlp())
     assert (out["graphs"], out["graph_breaks"], out["break_reasons"]) == (1, 0, [])
     assert out["recompilations"] == 0
+    assert "cuda_graph_skips" not in out  # no CUDA graphs asked for, or possible, here
     assert_phases_add_up(out)
     assert {"Dynamo tracing", "Inductor code generation"} <= set(out["first_call_phases"])
     assert out["cache_counters"]["inductor_fx_local_cache_hit_count"] == 0  # cold
@@ -291,6 +293,32 @@ def test_mlp_torch_compile_train_breaks_at_backward_with_its_reason(
     assert at_backward, out["break_reasons"]
     assert "backward()" in at_backward[0]["reason"] and at_backward[0]["count"] >= 1
     assert out["graph_breaks"] >= 1 and out["graphs"] >= 2
+    assert_phases_add_up(out)
+
+
+@pytest.mark.gpu
+@pytest.mark.framework
+@pytest.mark.slow
+def test_reduce_overhead_on_cuda_says_whether_inductor_skipped_cuda_graphs(
+    tmp_path, backend_class, cold_inductor
+):
+    """torch-compile-reduce-overhead on CUDA: Inductor's count of graphs it did not record as
+    CUDA graphs, with a reason for each skip; no such fields on the CPU (test above)."""
+    from bench.parent.environment import cuda_unavailable_reason
+
+    if cuda_unavailable_reason() is not None:
+        pytest.skip(f"no CUDA device: {cuda_unavailable_reason()}")
+    out = diagnosed(
+        tmp_path,
+        backend_class,
+        "torch-compile-reduce-overhead",
+        "mlp",
+        "train",
+        small_mlp(),
+        device="cuda",
+    )
+    assert isinstance(out["cuda_graph_skips"], int) and out["cuda_graph_skips"] >= 0
+    assert bool(out["cuda_graph_skips"]) == bool(out["cuda_graph_skip_reasons"]), out
     assert_phases_add_up(out)
 
 
