@@ -72,9 +72,9 @@ class JitDiagnosis(Diagnosis):
         monitoring.unregister_event_duration_listener(self._duration)
         monitoring.unregister_event_listener(self._event)
 
-    def _duration(self, event: str, duration: float, **kwargs: Any) -> None:
+    def _duration(self, event: str, duration_secs: float, **kwargs: str | int) -> None:
         if event in PHASE_EVENTS:
-            self.durations.append((PHASE_EVENTS[event], float(duration)))
+            self.durations.append((PHASE_EVENTS[event], float(duration_secs)))
 
     def _event(self, event: str, **kwargs: Any) -> None:
         if event in CACHE_EVENTS:

@@ -10,6 +10,7 @@ arranges it), not recomputed; the steady-state step is bench.analysis.metrics' (
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,6 +58,11 @@ def _recompiles(r: CellResult) -> str:
             lines.append(f"{c.get('reason', '')} (×{c.get('count', 1)})")
     more = len(g.recompile_reasons) - len(lines)
     return "; ".join(lines) + (f"; and {more} more" if more > 0 else "") if lines else "–"
+
+
+def _or_nan(value: float | None) -> float:
+    """A field the group may lack, as fmt prints it: NaN shows as –."""
+    return math.nan if value is None else float(value)
 
 
 def _phases(phases: dict[str, float]) -> str:
@@ -112,13 +118,13 @@ def capture_table(cells: list[CellResult]) -> Table:
             Row(
                 (
                     _label(r),
-                    fmt.count(g.graphs),
-                    fmt.count(g.graph_breaks),
-                    fmt.count(g.recompilations),
+                    fmt.count(_or_nan(g.graphs)),
+                    fmt.count(_or_nan(g.graph_breaks)),
+                    fmt.count(_or_nan(g.recompilations)),
                     _reasons(r),
                     _recompiles(r),
                     "; ".join(outside_the_graph(g)) or "–",
-                    fmt.sig(g.capture_first_call_s),
+                    fmt.sig(_or_nan(g.capture_first_call_s)),
                     _phases(g.first_call_phases),
                     _warm(r),
                 )
