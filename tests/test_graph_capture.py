@@ -95,6 +95,8 @@ def test_other_is_what_the_framework_attributes_to_no_phase():
 def test_source_lines_are_shown_from_the_checkout_or_the_installed_package():
     assert capture.short_where(f"{capture.REPO}/models/x/torch.py:12") == "models/x/torch.py:12"
     assert capture.short_where("/v/lib/site-packages/torch/optim/a.py:7") == "torch/optim/a.py:7"
+    message = f"f defined at {capture.REPO}/bench/x.py:3, /v/lib/site-packages/jax/y.py:9"
+    assert capture.short_paths(message) == "f defined at bench/x.py:3, jax/y.py:9"
 
 
 def test_the_summary_column_is_graphs_slash_breaks():
@@ -389,6 +391,8 @@ def test_a_jax_jit_stream_gives_one_compilation_reason_per_new_shape(tmp_path, b
     assert [r["step"] for r in reasons] == firsts, reasons
     assert [r["length"] for r in reasons] == [int(fed_lengths[i]) for i in firsts]
     assert reasons[0]["reason"].startswith("never seen function")
+    # The same in every run and on every machine: no object id, no path of this checkout.
+    assert not any(" id=" in r["reason"] or str(ROOT) in r["reason"] for r in reasons), reasons
     for r in reasons[1:]:  # JAX's explanation names the input whose shape changed
         assert "different input types" in r["reason"] and str(r["length"]) in r["reason"]
     assert out["graphs"] == len(firsts) == len(np.unique(fed_lengths[:steps]))

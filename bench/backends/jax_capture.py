@@ -9,6 +9,7 @@ the durations of tracing, lowering to MLIR and XLA compilation (the same events
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from typing import Any
 
@@ -28,12 +29,14 @@ CACHE_EVENTS = {
 }
 _MISS = "TRACING CACHE MISS"
 _FIRST = "never seen function"
+_ID = re.compile(r" id=\d+")
 
 
 def miss_reason(message: str) -> str:
-    """A cache-miss explanation in one line, without its 'at file:line' header."""
+    """A cache-miss explanation in one line, without its 'at file:line' header, nor the
+    function object's id (a different number in every process: two runs would differ)."""
     lines = [line.strip() for line in message.splitlines()[1:] if line.strip()]
-    return " ".join(lines) or message.strip()
+    return _ID.sub("", " ".join(lines) or message.strip())
 
 
 class _Misses(logging.Handler):

@@ -19,6 +19,7 @@ This module imports no framework; it runs in the worker, through the backend's h
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ PHASE_TOLERANCE = 0.05
 PHASE_TOLERANCE_MIN_S = 0.02
 
 REPO = Path(__file__).resolve().parents[2]
+_INSTALLED = re.compile(r"/\S*-packages/")  # an installed package's path, up to the package
 
 
 def tolerance_s(first_call_s: float) -> float:
@@ -57,6 +59,13 @@ def short_where(where: str) -> str:
         return where[len(str(REPO)) + 1 :]
     _, found, rest = where.rpartition("-packages/")
     return rest if found else where
+
+
+def short_paths(text: str) -> str:
+    """The source paths inside a framework's message shortened as short_where does, so that
+    two checkouts (or machines) give the same reason and nothing of the host is kept."""
+    text = text.replace(str(REPO) + "/", "")
+    return _INSTALLED.sub("", text)
 
 
 def diagnose(m: Measurement, batches: list[Any], lengths: list[int] | None = None) -> Outcome:
@@ -84,6 +93,9 @@ def diagnose(m: Measurement, batches: list[Any], lengths: list[int] | None = Non
             out["recompile_reasons"] = [
                 {"step": i, "length": lengths[i], "reason": why} for i, why in compiled
             ]
+        for found in [*out.get("break_reasons", []), *out.get("recompile_reasons", [])]:
+            found["reason"] = short_paths(str(found.get("reason", "")))
+        out["fallbacks"] = [short_paths(str(f)) for f in out.get("fallbacks", [])]
         out.update(
             capture_first_call_s=round(first_call_s, 6),
             first_call_phases=with_other(phases, first_call_s),
