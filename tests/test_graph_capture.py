@@ -468,3 +468,59 @@ def test_torchscript_scripts_the_control_flow_model_whole(tmp_path, backend_clas
     assert (out["graphs"], out["graph_breaks"], out["fallbacks"]) == (1, 0, [])
     assert out["capture_tool"] == "torch.jit.last_executed_optimized_graph()"
     assert list(out["first_call_phases"]) == [OTHER_PHASE]
+
+
+# --- the parent: the diagnosing workers' files become the group, failures a reason -------
+
+
+def _runner_and_task(tmp_path):
+    from bench.parent.runner import Runner
+
+    (tmp_path / "run").mkdir()
+    runner = Runner(tmp_path / "run", "r1", settings_for("quick"), diagnose=True)
+    cell = Cell("mlp", "jax-jit", "infer", "cpu", 8, "quick")
+    task = runner.task(cell, tmp_path / "expected.npz", None)
+    assert task.diagnose and task.warm_start  # a static backend with a persistent cache
+    return runner, task, cell
+
+
+def _worker(result: dict | None = None, exit_code: int = 0):
+    from bench.parent.cell_task import WorkerRun
+
+    return WorkerRun(result, exit_code, False, 1.0, "last line of its log\n")
+
+
+def test_the_parent_merges_the_warm_diagnosis_beside_the_cold_one(tmp_path):
+    from bench.parent.cell_task import TaskResult
+
+    runner, task, _ = _runner_and_task(tmp_path)
+    cold = {"graphs": 1, "graph_breaks": 0, "capture_first_call_s": 2.0}
+    warm = {"capture_first_call_s": 0.5, "first_call_phases": {OTHER_PHASE: 0.5}}
+    warm["cache_counters"] = {"persistent_cache_hits": 1}
+    outcome = TaskResult(_worker(), diagnosed=_worker(), capture=cold)
+    outcome.diagnosed_warm, outcome.capture_warm = _worker(), warm
+    g = runner.graph_capture_of(task, outcome, "000-x")
+    assert (g.graphs, g.capture_first_call_s, g.warm_first_call_s) == (1, 2.0, 0.5)
+    assert g.warm_cache_counters == {"persistent_cache_hits": 1} and g.capture_error is None
+    assert (tmp_path / "run" / "logs" / "000-x-diagnose-warm.log").is_file()
+    task_without = replace(task, diagnose=False)
+    assert runner.graph_capture_of(task_without, outcome, "000-x") is None
+
+
+def test_a_failing_diagnosing_worker_is_a_reason_and_the_cell_is_kept(tmp_path):
+    from bench.parent.cell_task import TaskResult
+
+    runner, task, cell = _runner_and_task(tmp_path)
+    raised = CellResult("r1", cell, Outcome(Status.FAILED, "RuntimeError: boom")).to_json()
+    outcome = TaskResult(_worker(), diagnosed=_worker(raised))
+    g = runner.graph_capture_of(task, outcome, "000-x")
+    assert g == GraphCapture(capture_error="the diagnosing worker failed: RuntimeError: boom")
+    outcome = TaskResult(_worker(), diagnosed=_worker(), capture={"graphs": 1})
+    outcome.diagnosed_warm = _worker(exit_code=-11)
+    g = runner.graph_capture_of(task, outcome, "000-x")
+    assert g.graphs == 1 and g.capture_error.startswith(
+        "the warm diagnosing worker failed: worker died of SIGSEGV"
+    )
+    outcome = TaskResult(_worker(), diagnosed=_worker(), capture={"graphs": "one"})
+    g = runner.graph_capture_of(task, outcome, "000-x")
+    assert g.capture_error.startswith("the diagnosing worker wrote capture.json: field 'graphs'")

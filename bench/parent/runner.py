@@ -366,7 +366,7 @@ class Runner:
         except SchemaError as exc:
             return GraphCapture(capture_error=f"the diagnosing worker wrote {exc}")
         if outcome.capture is None:
-            why = classify(outcome.diagnosed, task.timeout_s).error
+            why = self.diagnosis_failure(task, outcome.diagnosed)
             return GraphCapture(capture_error=f"the diagnosing worker failed: {why}")
         if warm:
             cold.update(
@@ -375,9 +375,19 @@ class Runner:
                 warm_cache_counters=warm.get("cache_counters", {}),
             )
         elif outcome.diagnosed_warm is not None:
-            why = classify(outcome.diagnosed_warm, task.timeout_s).error
+            why = self.diagnosis_failure(task, outcome.diagnosed_warm)
             cold["capture_error"] = f"the warm diagnosing worker failed: {why}"
         return GraphCapture(**cold)
+
+    def diagnosis_failure(self, task: CellTask, run: WorkerRun) -> str:
+        """Why a diagnosing worker left no capture.json: the error it recorded (the backend
+        raised), else how its process ended."""
+        result, unreadable = self.worker_result(task.job.cell, run)
+        if unreadable:
+            return f"it wrote an unreadable result: {unreadable}"
+        if result.outcome is not None and not result.ok:
+            return result.outcome.error or str(result.status)
+        return str(classify(run, task.timeout_s).error)
 
     def process_of(self, outcome: TaskResult | None, verdict: Outcome, stem: str = "") -> Process:
         """What only the parent knows: when, how long, how the worker ended, where its log is
