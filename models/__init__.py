@@ -35,6 +35,7 @@ Shared pieces live in ``models/common/`` under the same file names.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from types import ModuleType
 
@@ -44,10 +45,33 @@ from bench.backends.registry import FRAMEWORKS as _FRAMEWORK_ENTRIES
 FRAMEWORKS: tuple[str, ...] = tuple(_FRAMEWORK_ENTRIES)
 
 _HERE = Path(__file__).parent
+# More folders of model folders, os.pathsep-separated (examples/models: the control-flow
+# model that graph-breaks on purpose, docs/graph-capture.md). They join this package's
+# path, so ``models.<name>`` imports them as any zoo model; every process of a run (the
+# workers inherit the environment) sees the same models.
+MODEL_PATH_ENV = "GRAPHBENCH_MODEL_PATH"
+_EXTRA = [Path(p).resolve() for p in os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep) if p]
+__path__ = [*__path__, *(str(p) for p in _EXTRA if str(p) not in __path__)]
 # Every folder with a spec is a model; ``common`` holds shared pieces, not a model.
 MODEL_NAMES: tuple[str, ...] = tuple(
-    sorted(p.parent.name for p in _HERE.glob("*/spec.py") if p.parent.name != "common")
+    sorted(
+        {
+            p.parent.name
+            for root in (_HERE, *_EXTRA)
+            for p in root.glob("*/spec.py")
+            if p.parent.name != "common"
+        }
+    )
 )
+
+
+def folder(name: str) -> Path:
+    """The folder of a model: the zoo's, or one on GRAPHBENCH_MODEL_PATH (wherever this
+    package's path, which imports follow, finds it)."""
+    for root in map(Path, __path__):
+        if (root / name / "spec.py").is_file():
+            return root / name
+    raise KeyError(name)
 
 
 def spec(name: str) -> ModuleType:

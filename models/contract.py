@@ -58,7 +58,7 @@ def _positive_per_profile(table: object) -> bool:
 
 def problems(name: str) -> list[str]:
     """Everything ``models/<name>/`` lacks to be a model, one sentence each."""
-    folder = Path(models.__file__).parent / name
+    folder = models.folder(name)
     found = []
     spec = models.spec(name)
     missing = [n for n in SPEC_NAMES if not hasattr(spec, n)]

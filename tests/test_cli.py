@@ -98,10 +98,12 @@ def test_summary_of_a_stored_run(capsys):
         "-",
         "1.00x",
         "-",
+        "-",  # graphs/breaks: not diagnosed (run --diagnose)
         "ok (noisy) |",
     ]
     assert rows[1] == [
         "jax-jit",
+        "-",
         "-",
         "-",
         "-",

@@ -230,7 +230,7 @@ def test_hostile_strings_in_results_print_literally(tmp_path, capsys):
     assert cli.main(["summary", str(run), "--markdown"]) == 0
     md = capsys.readouterr().out
     row = next(line for line in md.splitlines() if "E: " in line)
-    assert row.count(" | ") == 11  # the pipe in the error did not add a column
+    assert row.count(" | ") == 12  # the pipe in the error did not add a column
     assert "\\|" in row and "\\[/x\\]" in row and "\x1b" not in row
     assert cli.main(["compare", str(run), str(run)]) == 0
     assert "\x1b" not in capsys.readouterr().out

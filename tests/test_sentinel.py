@@ -78,7 +78,7 @@ def test_a_planted_slow_window_marks_its_cell(planted, capsys):
     assert metrics.is_slow_window(
         next(r for r in run.results if r.cell.backend == "jax-jit"), reference
     )
-    assert cli.main(["summary", str(planted["kept"])]) == 0
+    assert cli.main(["summary", str(planted["kept"]), "--markdown"]) == 0
     jax_row = next(line for line in capsys.readouterr().out.splitlines() if "jax-jit" in line)
     assert "slow window ×" in jax_row
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.analysis import metrics
+from bench.analysis.capture import reason_keys
 from bench.analysis.stats import bootstrap_ratio_ci
 from bench.results.record import CellResult, Status
 from bench.results.store import Run
@@ -78,6 +79,45 @@ class StatusChange:
 
 
 @dataclass(frozen=True)
+class GraphChange:
+    """A static cell whose graph capture changed (both runs diagnosed it: run --diagnose)."""
+
+    label: str
+    breaks_a: int
+    breaks_b: int
+    recompiles_a: int
+    recompiles_b: int
+    new_reasons: list[str]  # break and recompilation reasons B has and A had not
+
+    @property
+    def worse(self) -> bool:
+        """More graph breaks or recompilations in B: what PyTorch's CI gates on."""
+        return self.breaks_b > self.breaks_a or self.recompiles_b > self.recompiles_a
+
+    def text(self) -> str:
+        new = f"; new: {' | '.join(self.new_reasons)}" if self.new_reasons else ""
+        return (
+            f"{self.label} (graph breaks {self.breaks_a} -> {self.breaks_b}, recompilations "
+            f"{self.recompiles_a} -> {self.recompiles_b}{new})"
+        )
+
+
+def graph_change(name: str, ra: CellResult, rb: CellResult) -> GraphChange | None:
+    """How the graph capture of one cell changed from A to B; None where either run has
+    none (not diagnosed) or nothing changed."""
+    a, b = ra.graph_capture, rb.graph_capture
+    if a is None or b is None or a.graph_breaks is None or b.graph_breaks is None:
+        return None
+    counts = (a.graph_breaks, b.graph_breaks, a.recompilations or 0, b.recompilations or 0)
+    old = reason_keys(a.break_reasons) + reason_keys(a.recompile_reasons)
+    new = reason_keys(b.break_reasons) + reason_keys(b.recompile_reasons)
+    added = sorted(k for k in new if k not in old)
+    if counts[0] == counts[1] and counts[2] == counts[3] and not added:
+        return None
+    return GraphChange(name, *counts, added)
+
+
+@dataclass(frozen=True)
 class Comparison:
     run_a: str
     run_b: str
@@ -96,6 +136,7 @@ class Comparison:
     # ok in both, but one was measured in a slow window (its sentinel ran slow: bench.analysis.
     # metrics.is_slow_window): not judged unless asked (include_slow).
     slow: list[str] = field(default_factory=list)
+    graph_changes: list[GraphChange] = field(default_factory=list)  # bench.analysis.capture
 
     @property
     def slower(self) -> list[CellChange]:
@@ -118,6 +159,8 @@ class Comparison:
             parts.append(f"{len(self.contended)} contended, not judged")
         if self.slow:
             parts.append(f"{len(self.slow)} in a slow window, not judged")
+        if self.graph_changes:
+            parts.append(f"{len(self.graph_changes)} graph capture change(s)")
         return (
             f"{len(self.cells)} matching ok cell(s): " + ", ".join(parts) + f" (threshold "
             f"{self.threshold:.0%}, {CONFIDENCE:.0%} bootstrap CI, {self.resamples} resamples)"
@@ -144,6 +187,12 @@ def gate_failures(result: Comparison) -> list[str]:
     if result.only_a:
         reasons.append(
             f"{len(result.only_a)} cell(s) of A missing from B: " + ", ".join(result.only_a)
+        )
+    grown = [g for g in result.graph_changes if g.worse]
+    if grown:
+        reasons.append(
+            f"{len(grown)} cell(s) gained graph breaks or recompilations: "
+            + ", ".join(g.text() for g in grown)
         )
     return reasons
 
@@ -191,6 +240,9 @@ def compare_runs(
             result.status_changes.append(
                 StatusChange(name, str(ra.status), str(rb.status), rb.error)
             )
+        changed = graph_change(name, ra, rb)
+        if changed is not None:
+            result.graph_changes.append(changed)
         if not ra.ok or not rb.ok:
             continue
         samples_a, samples_b = metrics.step_samples_ms(ra), metrics.step_samples_ms(rb)
@@ -276,6 +328,7 @@ def side_tables(result: Comparison) -> list[Table]:
         ("ok in both but not compared (no samples)", result.not_compared),
         ("contended, not judged (--include-contended judges them)", result.contended),
         ("in a slow window, not judged (--include-slow judges them)", result.slow),
+        ("graph capture changes (run --diagnose)", [g.text() for g in result.graph_changes]),
     ):
         if names:
             t = Table(title=f"{title} ({len(names)})", title_justify="left")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bench import backends
 from bench.analysis import metrics
+from bench.analysis.capture import graphs_breaks
 from bench.matrix import scenarios
 from bench.matrix.precision import PRECISIONS
 from bench.results.record import CellResult
@@ -37,9 +38,10 @@ FIXED_HEADERS = (
     "warm s",
     "vs eager",
     "break-even",
+    "graphs/breaks",  # run --diagnose (bench.analysis.capture)
     "status",
 )
-FIXED_NUMERIC = frozenset(FIXED_HEADERS[2:3] + FIXED_HEADERS[4:-1])
+FIXED_NUMERIC = frozenset(FIXED_HEADERS[2:3] + FIXED_HEADERS[4:-2])
 
 
 def _num(value: float | None, fmt: str) -> str:
@@ -120,6 +122,7 @@ def fixed_table(results: list[CellResult], baselines: metrics.Baselines) -> Summ
                 _num(warm, ".3g"),
                 "-" if ratio is None else f"{ratio:.2f}x",
                 break_even_cell(r, baselines),
+                graphs_breaks(r.graph_capture),
                 status_text(r),
             )
         )

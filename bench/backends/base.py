@@ -29,6 +29,45 @@ ADAM = Adam()
 LOSS = "mean cross-entropy over every predicted position"
 
 
+class Diagnosis(abc.ABC):
+    """A static backend's graph-capture diagnostics (``run --diagnose``; bench.capture).
+
+    Entered around the steps of a diagnosing worker (never a timed one: switching these
+    facilities on costs time), it reads what the framework itself reports: graphs, breaks
+    and their reasons, recompilations and the reason the framework gives for each, compile
+    phases and cache hits. ``report`` returns values named as bench.record.GraphCapture's
+    fields.
+    """
+
+    tool: ClassVar[str]  # the framework facilities read, for the record
+
+    def __enter__(self) -> Diagnosis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def first_call(self, run: Callable[[], None], inputs: Any) -> dict[str, float]:
+        """Run the first call (``run`` steps ``inputs`` and syncs); the seconds of each
+        compile phase the framework attributes inside it, in order (the rest: "other")."""
+        run()
+        return self.phases()
+
+    def phases(self) -> dict[str, float]:
+        """Compile phases so far, seconds (after the first call: the first call's)."""
+        return {}
+
+    def new_compilations(self) -> list[str]:
+        """The reason the framework gave for each compilation (or trace) since the last
+        call of this method, in order: one per new graph."""
+        return []
+
+    @abc.abstractmethod
+    def report(self) -> dict[str, Any]:
+        """Everything read so far, as GraphCapture fields (graphs, graph_breaks,
+        break_reasons, recompilations, recompile_reasons, fallbacks, cache_counters)."""
+
+
 class Backend(abc.ABC):
     """One execution style of one framework: builds a model's step and runs it.
 
@@ -121,6 +160,11 @@ class Backend(abc.ABC):
 
     def peak_device_bytes(self) -> int | None:
         """Peak bytes of the framework's device allocator, or None on CPU."""
+        return None
+
+    def diagnose(self) -> Diagnosis | None:
+        """The graph-capture diagnostics of a static backend (bench.capture), made after
+        ``build``; None where the backend builds no graph (eager)."""
         return None
 
     def cuda_graphs(self) -> dict[str, Any] | None:

@@ -312,7 +312,13 @@ class JaxJit(JaxBackend):
 
     def wrap(self, fn, donate: tuple[int, ...]):
         self._jitted = jax.jit(fn, donate_argnums=donate)
+        self._step_name = fn.__name__
         return self._jitted
+
+    def diagnose(self):
+        from bench.backends.jax_capture import JitDiagnosis
+
+        return JitDiagnosis(self._jitted, self._step_name)
 
     def compilations(self) -> int | None:
         return int(self._jitted._cache_size())  # type: ignore[attr-defined]  # one entry per traced-and-compiled signature

@@ -312,6 +312,15 @@ class TfGraph(TfBackend):
     def compilations(self) -> int | None:
         return int(self._function.experimental_get_tracing_count())
 
+    def diagnose(self):
+        from bench.backends.tf_capture import FunctionDiagnosis
+
+        def args_of(inputs):
+            x, y, *lengths = inputs
+            return (x, *lengths) if self.mode == "infer" else (x, y, *lengths)
+
+        return FunctionDiagnosis(self._function, args_of, self.device_name)
+
 
 class TfXla(TfGraph):
     name = "tf-xla"

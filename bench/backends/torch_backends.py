@@ -265,6 +265,13 @@ class TorchCompile(TorchBackend):
         dynamic = True if self.strategy == "dynamic" else None  # None: dynamo's default
         return torch.compile(fn, mode=self.compile_mode, dynamic=dynamic)
 
+    def diagnose(self):
+        from bench.backends.torch_capture import DynamoDiagnosis
+
+        # Where CUDA graphs are asked for and can be (cuda_graphs): whether Inductor skipped.
+        asked = self.compile_mode in ("reduce-overhead", "max-autotune")
+        return DynamoDiagnosis(cuda_graphs=asked and self.device.type == "cuda")
+
     def compilations(self) -> int | None:
         # Dynamo's count of distinct graphs compiled in this process (graph breaks and
         # recompiles each add one).
@@ -321,4 +328,10 @@ class TorchScript(TorchBackend):
         # fusion strategy specialises on two shapes, then goes shape-generic.
         if self.strategy == "dynamic":
             torch.jit.set_fusion_strategy([("DYNAMIC", 20)])
-        return torch.jit.script(module)
+        self.scripted = torch.jit.script(module)
+        return self.scripted
+
+    def diagnose(self):
+        from bench.backends.torch_capture import TorchScriptDiagnosis
+
+        return TorchScriptDiagnosis(self.scripted)

@@ -107,6 +107,13 @@ def build_parser() -> Parser:
         "framework's profiler (trace files under the run, top operations in the record)",
     )
     r.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="after each static cell's measured workers, more (untimed) ones read the "
+        "framework's graph capture: graphs, graph breaks and recompilations with their "
+        "reasons, the first call's compile phases and cache hits (docs/graph-capture.md)",
+    )
+    r.add_argument(
         "--shard",
         metavar="I/N",
         help="run only shard I of N of the matrix (whole blocks, balanced by expected cost); "

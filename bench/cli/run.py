@@ -186,6 +186,7 @@ def run_meta(
     repeats: int | None = None,
     remeasure_slow: int = 0,
     trace: bool = False,
+    diagnose: bool = False,
     shard: tuple[Shard, list[Cell], list[int]] | None = None,
 ) -> RunMeta:
     """run.json at the start of a run. What was asked (the precisions' policies, the workers'
@@ -211,6 +212,7 @@ def run_meta(
             repeats=repeats,
             remeasure_slow=remeasure_slow,
             trace=trace,
+            diagnose=diagnose,
             pythons=dict(pythons or {}),
             shard=slice_,
             precision_policy={p: POLICIES[p].to_json() for p in used},
@@ -281,6 +283,7 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
         repeats=repeats,
         remeasure_slow=remeasure,
         trace=a.trace,
+        diagnose=a.diagnose,
         shard=None if shard is None else (shard, cells, positions),
     )
     write_meta(run_dir, meta)
@@ -387,6 +390,7 @@ def _execute(
         matrix=cells,
         positions=None if meta.plan.shard is None else meta.plan.shard.positions,
         trace=meta.plan.trace,
+        diagnose=meta.plan.diagnose,
         pythons=meta.plan.pythons,
         unavailable=unavailable,
         executor=executor,

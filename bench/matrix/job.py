@@ -25,10 +25,12 @@ class Job:
     cell: Cell
     settings: Settings
     expected_path: str
-    phase: str  # "cold", "warm", or "trace" (after the measured ones: bench.analysis.traces)
+    # "cold", "warm", or after the measured ones "trace" (bench.analysis.traces) or
+    # "diagnose" (bench.worker.capture)
+    phase: str
     # A reduced precision: the framework's float32 eager output of the block, to compare.
     eager32_path: str | None = None
-    trace_dir: str | None = None  # phase "trace": where the profiler's files go
+    trace_dir: str | None = None  # phase "trace" or "diagnose": where its files go
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,10 @@ class Job:
 TRACE_STEPS = 5
 TRACE_DIR = "traces"
 MAX_TRACE_BYTES = 64 * 2**20  # larger files are not brought back (a note says so)
+
+# --diagnose: what a diagnosing worker writes into its trace_dir (bench.worker.capture),
+# read back by the parent (bench.parent.cell_task).
+CAPTURE_FILE = "capture.json"
 
 # Where a run directory keeps the blocks' reference outputs (bench.worker.expected).
 EXPECTED_DIR = "expected"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.matrix.job import MAX_TRACE_BYTES, Job
+from bench.matrix.job import CAPTURE_FILE, MAX_TRACE_BYTES, Job
 from bench.parent.oom import oom_killed_between, oom_kills
 from bench.results.store import utc_now
 
@@ -46,6 +46,7 @@ class CellTask:
     warm_start: bool  # run a warm worker after an ok cold one
     timeout_s: float
     trace: bool = False  # run a profiling worker after the measured ones (bench.analysis.traces)
+    diagnose: bool = False  # run diagnosing workers after the measured ones (worker.capture)
 
 
 @dataclass
@@ -77,6 +78,12 @@ class TaskResult:
     lost: str | None = None
     trace: WorkerRun | None = None  # the profiling worker (--trace), after the measured ones
     trace_files: dict[str, bytes] = field(default_factory=dict)  # what its profiler wrote
+    # The diagnosing workers (--diagnose: from an empty cache, then finding what it left)
+    # and the capture.json each wrote (bench.worker.capture).
+    diagnosed: WorkerRun | None = None
+    capture: dict[str, Any] | None = None
+    diagnosed_warm: WorkerRun | None = None
+    capture_warm: dict[str, Any] | None = None
 
 
 def lost_task(reason: str) -> TaskResult:
@@ -125,9 +132,12 @@ def run_process(argv: list[str], env: dict[str, str], timeout_s: float) -> Worke
     return WorkerRun(None, proc.returncode, timed_out, time.monotonic() - start, text, oom)
 
 
-def run_worker(task: CellTask, job: Job, tmp: Path, cache_dir: Path) -> WorkerRun:
-    """One worker process for one phase of a cell."""
-    job_path, result_path = tmp / f"{job.phase}-job.json", tmp / f"{job.phase}-result.json"
+def run_worker(
+    task: CellTask, job: Job, tmp: Path, cache_dir: Path, stem: str | None = None
+) -> WorkerRun:
+    """One worker process for one phase of a cell (its files named ``stem``, or the phase)."""
+    stem = stem or job.phase
+    job_path, result_path = tmp / f"{stem}-job.json", tmp / f"{stem}-result.json"
     guard = {"runner_pid": os.getpid(), "dirs": [str(tmp), str(cache_dir)]}
     job_path.write_text(json.dumps({**job.to_json(), "guard": guard}))
     env = dict(task.env)
@@ -180,6 +190,43 @@ def run_task(task: CellTask, inputs: dict[str, bytes] | None = None) -> TaskResu
                 for p in sorted(folder.iterdir())
                 if p.is_file() and p.stat().st_size <= MAX_TRACE_BYTES
             }
+        diagnosed: list[tuple[WorkerRun | None, dict[str, Any] | None]] = [(None, None)] * 2
+        if task.diagnose and ok:
+            diagnosed = run_diagnosis(task, job, Path(tmp))
     return TaskResult(
-        cold, warm, wall_s, started_utc, socket.gethostname(), trace=traced, trace_files=files
+        cold,
+        warm,
+        wall_s,
+        started_utc,
+        socket.gethostname(),
+        trace=traced,
+        trace_files=files,
+        diagnosed=diagnosed[0][0],
+        capture=diagnosed[0][1],
+        diagnosed_warm=diagnosed[1][0],
+        capture_warm=diagnosed[1][1],
     )
+
+
+def run_diagnosis(
+    task: CellTask, job: Job, tmp: Path
+) -> list[tuple[WorkerRun | None, dict[str, Any] | None]]:
+    """The diagnosing worker, from a compile cache of its own (empty: a cold first call),
+    then, where a warm start applies, a second one that finds what the first left."""
+    out: list[tuple[WorkerRun | None, dict[str, Any] | None]] = []
+    with tempfile.TemporaryDirectory(prefix="graphbench-cache-") as cache:
+        for phase in ("diagnose", "diagnose-warm") if task.warm_start else ("diagnose",):
+            folder = tmp / phase
+            folder.mkdir()
+            run = run_worker(
+                task,
+                replace(job, phase="diagnose", trace_dir=str(folder)),
+                tmp,
+                Path(cache),
+                stem=phase,
+            )
+            found = None
+            with contextlib.suppress(OSError, json.JSONDecodeError):
+                found = json.loads((folder / CAPTURE_FILE).read_text())
+            out.append((run, found if isinstance(found, dict) else None))
+    return [*out, (None, None)][:2]

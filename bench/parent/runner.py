@@ -29,7 +29,16 @@ from bench.matrix.profiles import Settings
 from bench.parent.cell_task import CellTask, TaskResult, WorkerRun, run_process
 from bench.parent.executors import Executor, LocalExecutor
 from bench.parent.worker_env import importable, worker_env
-from bench.results.record import CellResult, Outcome, Process, Status, Trace, WarmStart
+from bench.results.record import (
+    CellResult,
+    GraphCapture,
+    Outcome,
+    Process,
+    Status,
+    Trace,
+    WarmStart,
+    checked_fields,
+)
 from bench.results.store import CELLS_FILE, append_result, read_results, repair_torn_tail, utc_now
 
 SIGNAL_NAMES = {-s.value: s.name for s in signal.Signals}
@@ -79,6 +88,7 @@ class Runner:
         expected_job: Sequence[str] = (sys.executable, "-m", "bench.worker.expected"),
         deadline: float | None = None,
         trace: bool = False,
+        diagnose: bool = False,
     ):
         self.run_dir = run_dir
         self.run_id = run_id
@@ -96,6 +106,8 @@ class Runner:
         # time.monotonic() after which no cell is started (None: no budget).
         self.deadline = deadline
         self.trace = trace  # a profiling worker after each cell's measured ones (--trace)
+        # Diagnosing workers after a static cell's measured ones (--diagnose, bench.worker.capture).
+        self.diagnose = diagnose
         (run_dir / "logs").mkdir(exist_ok=True)
         (run_dir / EXPECTED_DIR).mkdir(exist_ok=True)
         self.notes = [n for n in [repair_torn_tail(run_dir / CELLS_FILE)] if n]
@@ -209,6 +221,7 @@ class Runner:
             warm_start=scenarios.get(cell.scenario).warm_start and bool(info.persistent_cache),
             timeout_s=self.timeout_of(cell),
             trace=self.trace and cell.scenario == "fixed",
+            diagnose=self.diagnose and info.static,
         )
 
     def timeout_of(self, cell: Cell) -> float:
@@ -291,6 +304,7 @@ class Runner:
             outcome=verdict,
             warm=self.warm_start_of(task, result, outcome.warm, verdict),
             trace=self.trace_of(task, outcome, stem),
+            graph_capture=self.graph_capture_of(task, outcome, stem),
             process=replace(
                 self.process_of(outcome, verdict, stem),
                 remeasured=self.again.get(cell.key()),
@@ -358,6 +372,46 @@ class Runner:
         except (OSError, ValueError) as exc:
             return Trace(trace_tool=tool, trace_files=names, trace_error=f"unreadable: {exc}")
         return Trace(trace_tool=tool, trace_steps=TRACE_STEPS, trace_files=names, top_ops=ops)
+
+    def graph_capture_of(
+        self, task: CellTask, outcome: TaskResult, stem: str
+    ) -> GraphCapture | None:
+        """What the diagnosing workers read from the framework (bench.worker.capture), validated
+        as the record's fields; the warm one's first call, phases and cache counters beside
+        the cold one's. None where no diagnosis was asked or the cell was not ok."""
+        if not task.diagnose or outcome.diagnosed is None:
+            return None
+        self.write_log(f"{stem}-diagnose", outcome.diagnosed)
+        if outcome.diagnosed_warm is not None:
+            self.write_log(f"{stem}-diagnose-warm", outcome.diagnosed_warm)
+        try:
+            cold = checked_fields(GraphCapture, outcome.capture, "capture.json")
+            warm = checked_fields(GraphCapture, outcome.capture_warm, "warm capture.json")
+        except SchemaError as exc:
+            return GraphCapture(capture_error=f"the diagnosing worker wrote {exc}")
+        if outcome.capture is None:
+            why = self.diagnosis_failure(task, outcome.diagnosed)
+            return GraphCapture(capture_error=f"the diagnosing worker failed: {why}")
+        if warm:
+            cold.update(
+                warm_first_call_s=warm.get("capture_first_call_s"),
+                warm_phases=warm.get("first_call_phases", {}),
+                warm_cache_counters=warm.get("cache_counters", {}),
+            )
+        elif outcome.diagnosed_warm is not None:
+            why = self.diagnosis_failure(task, outcome.diagnosed_warm)
+            cold["capture_error"] = f"the warm diagnosing worker failed: {why}"
+        return GraphCapture(**cold)
+
+    def diagnosis_failure(self, task: CellTask, run: WorkerRun) -> str:
+        """Why a diagnosing worker left no capture.json: the error it recorded (the backend
+        raised), else how its process ended."""
+        result, unreadable = self.worker_result(task.job.cell, run)
+        if unreadable:
+            return f"it wrote an unreadable result: {unreadable}"
+        if result.outcome is not None and not result.ok:
+            return result.outcome.error or str(result.status)
+        return str(classify(run, task.timeout_s).error)
 
     def process_of(self, outcome: TaskResult | None, verdict: Outcome, stem: str = "") -> Process:
         """What only the parent knows: when, how long, how the worker ended, where its log is

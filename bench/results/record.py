@@ -47,6 +47,15 @@ warm            warm_start, build_warm_s,               runner.warm_start_of (fr
                                                         warm-up)
 trace           trace_tool, trace_steps, trace_files,   runner.trace_of (from the profiling
                 top_ops, trace_error                    worker's files, bench.analysis.traces)
+graph_capture   capture_tool, graphs, graph_breaks,     runner.graph_capture_of (from the
+                break_reasons, recompilations,          diagnosing workers' capture.json,
+                recompile_reasons, fallbacks, cuda_     bench.worker.capture)
+                graph_skips, cuda_graph_skip_reasons,
+                capture_first_call_s, first_call_
+                phases, phase_tolerance_s, cache_
+                counters, warm_first_call_s, warm_
+                phases, warm_cache_counters,
+                capture_error
 process         started_utc, wall_s, worker_exit_code,  runner.process_of
                 output_tail, log, executor, lost
 outcome         status, error                           the worker's verdict (its
@@ -266,6 +275,43 @@ class Trace(Group):
     trace_error: str | None = None  # why there is no trace (the profiling worker failed)
 
 
+# The first call's seconds that the framework attributes to no phase (GraphCapture).
+OTHER_PHASE = "other"
+
+
+@dataclass(frozen=True)
+class GraphCapture(Group):
+    """How much of a static backend's step became a graph, where and why it broke or compiled
+    again, and where its first call's seconds went (``run --diagnose``; bench.worker.capture): read
+    from the framework's own facilities in workers of their own after the measured ones, so
+    that nothing timed ran with them switched on."""
+
+    NAME = "graph_capture"
+    capture_tool: str | None = None  # the framework facilities read
+    graphs: int | None = _f(0)  # distinct graphs (torch.compile), traces (jax, tf)
+    graph_breaks: int | None = _f(0)
+    # Deduplicated: reason, where (the user source line, file:line), count.
+    break_reasons: list[dict[str, Any]] = field(default_factory=list)
+    recompilations: int | None = _f(0)  # compilations after the first of each graph
+    # Fixed shapes: reason, count. A stream: step, length, reason (one per compilation).
+    recompile_reasons: list[dict[str, Any]] = field(default_factory=list)
+    fallbacks: list[str] = field(default_factory=list)  # what ran outside the graph
+    # torch.compile in a CUDA-graph mode on CUDA: graphs Inductor did not record as CUDA
+    # graphs, and the reasons it gave (None elsewhere).
+    cuda_graph_skips: int | None = _f(0)
+    cuda_graph_skip_reasons: list[str] = field(default_factory=list)
+    capture_first_call_s: float | None = _f(0)  # the diagnosing worker's own first call
+    # Its phases, seconds, in order; OTHER_PHASE is what the framework attributes to none.
+    first_call_phases: dict[str, float] = field(default_factory=dict)
+    phase_tolerance_s: float | None = _f(0)  # how far the phases may miss the first call
+    cache_counters: dict[str, int] = field(default_factory=dict)  # cold: hits and misses
+    # A second diagnosing worker that finds the first one's persistent caches.
+    warm_first_call_s: float | None = _f(0)
+    warm_phases: dict[str, float] = field(default_factory=dict)
+    warm_cache_counters: dict[str, int] = field(default_factory=dict)
+    capture_error: str | None = None  # why there is none (the diagnosing worker failed)
+
+
 @dataclass(frozen=True)
 class WarmStart(Group):
     NAME = "warm"
@@ -311,6 +357,7 @@ GROUPS: tuple[type[Group], ...] = (
     Sentinel,
     WarmStart,
     Trace,
+    GraphCapture,
     Process,
 )
 
@@ -334,6 +381,7 @@ class CellResult:
     sentinel: Sentinel | None = None
     warm: WarmStart | None = None
     trace: Trace | None = None
+    graph_capture: GraphCapture | None = None
     process: Process | None = None
 
     # --- convenient reads -----------------------------------------------------------
@@ -514,6 +562,25 @@ def _own_fields(group_cls: type[Group]) -> set[str]:
     """A group's fields that no other group has: their presence says the group was reached."""
     others = {f.name for g in GROUPS if g is not group_cls for f in fields(g)}
     return {f.name for f in fields(group_cls)} - others
+
+
+def checked_fields(group_cls: type[Group], data: object, where: str) -> dict[str, Any]:
+    """The fields of one group, each checked as on read (SchemaError names the wrong one);
+    unknown names are refused. None or {}: no fields."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SchemaError(f"{where}: expected a JSON object, got {_kind(data)}")
+    known = {f.name: f for f in fields(group_cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise SchemaError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    hints = typing.get_type_hints(group_cls)
+    return {
+        name: check_value(value, hints[name], known[name].metadata, name, where)
+        for name, value in data.items()
+        if value is not None or known[name].default_factory is MISSING
+    }
 
 
 def _group_from_json(group_cls: type[Group], data: dict, where: str) -> Any:

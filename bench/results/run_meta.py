@@ -14,8 +14,8 @@ Who builds each group (tests/test_run_meta.py checks the code against this list)
 
 - identity (run_id, started_utc, command, cwd, scenario, merged_utc):
   bench.cli.run.run_meta; bench.parent.merge.merge for a merged run.
-- plan (settings, matrix, repeats, trace, remeasure_slow, pythons, shard, precision_policy,
-  training_step, scenario_settings): bench.cli.run.run_meta, which also builds the
+- plan (settings, matrix, repeats, trace, diagnose, remeasure_slow, pythons, shard,
+  precision_policy, training_step, scenario_settings): bench.cli.run.run_meta, which also builds the
   ShardSlice; bench.parent.merge.merge (the whole matrix).
 - machine (environment, worker_environment): bench.cli.run.run_meta, the Environment
   from bench.parent.environment.collect; bench.parent.merge.merge.
@@ -81,6 +81,7 @@ class Plan:
     matrix: list[Cell] = field(default_factory=list)
     repeats: int | None = None
     trace: bool = False
+    diagnose: bool = False  # run --diagnose: kept so that resume diagnoses too
     remeasure_slow: int = 0  # --remeasure-slow: rounds of re-measuring slow-window cells
     pythons: dict[str, str] = field(default_factory=dict)  # framework -> interpreter
     shard: ShardSlice | None = None

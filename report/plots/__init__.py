@@ -1,13 +1,14 @@
 """The report's figures: one function per figure, each taking frames and returning a Figure.
 
 One module per figure family (heatmap, latency, throughput, memory, startup, flops,
-stream, comparison), the dot plots several of them are drawn on (dots) and what every
-figure shares (base: the theme, the colours, NothingToDraw). No I/O and no pyplot.
+stream, comparison, capture), the dot plots several of them are drawn on (dots) and what
+every figure shares (base: the theme, the colours, NothingToDraw). No I/O and no pyplot.
 A panel is one mode on one device (``infer · cpu``); colours and markers keep their
 meaning across figures (a backend's colour, a workload's marker).
 """
 
 from report.plots.base import SVG_RC, THEME, NothingToDraw, backend_palette, styled
+from report.plots.capture import first_call_phases
 from report.plots.comparison import comparison_ratios
 from report.plots.flops import achieved_flops
 from report.plots.heatmap import speedup_heatmap
@@ -29,6 +30,7 @@ __all__ = [
     "comparison_ratios",
     "cumulative_time",
     "first_call",
+    "first_call_phases",
     "latency_distributions",
     "peak_memory",
     "speedup_heatmap",

@@ -59,4 +59,10 @@ def build_all(runs: Sequence[Run], options: Options | None = None) -> list[Secti
         if section is not None:
             out.append(section)
             figures += section.figures_used
+    # Across scenarios: the cells diagnosed with run --diagnose (bench.worker.capture).
+    from report.sections import graph_capture
+
+    section = graph_capture.build(runs, figures + 1, options)
+    if section is not None:
+        out.append(section)
     return out

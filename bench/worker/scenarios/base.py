@@ -35,7 +35,9 @@ class Measurement:
     backend: Backend
     expected: dict[str, np.ndarray]
     tolerance: float  # parity: the largest max-relative error the cell's precision admits
-    phase: str  # "cold", or "warm": a second process finding the first one's caches
+    # "cold", or "warm": a second process finding the first one's caches; "trace" and
+    # "diagnose" run after the measured ones.
+    phase: str
     clock: Clock
     save: Callable[[CellResult], None]
     result: CellResult
@@ -45,7 +47,9 @@ class Measurement:
     # and after (bench.worker.window): a scenario starts it before its steady-state steps
     # and stops it after.
     watch: SampleWindow | None = None
-    trace_dir: str | None = None  # phase "trace": where the profiler writes (bench.trace)
+    # Phase "trace": where the profiler writes (bench.analysis.traces); "diagnose": where
+    # capture.json goes (bench.worker.capture).
+    trace_dir: str | None = None
 
     def record(self, **groups: Any) -> None:
         self.result = replace(self.result, **groups)

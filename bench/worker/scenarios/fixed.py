@@ -18,6 +18,7 @@ import models
 from bench.matrix.cells import Cell
 from bench.matrix.job import TRACE_STEPS
 from bench.results.record import FirstCall, Outcome, Status, Steady
+from bench.worker import capture
 from bench.worker.parity import check, max_rel_err
 from bench.worker.scenarios.base import Measurement, ScenarioMeasure, build_model, parity_output
 from bench.worker.timing import pipelined, repeat_steps, timed_step
@@ -63,6 +64,12 @@ class FixedShapesMeasure(ScenarioMeasure):
 
     def measure(self, m: Measurement) -> Outcome:
         """Build, first call, parity, warm-up, then (cold phase) samples and throughput."""
+        if m.phase == "diagnose":  # after the measured workers: graph capture, untimed
+            cell = m.cell
+            cfg, params, batch = inputs(cell.model, cell.profile, cell.batch_size, m.settings.seed)
+            build_model(m, cfg, params)
+            data = m.backend.put(batch)
+            return capture.diagnose(m, [data] * (1 + capture.AFTER_STEPS))
         data, mismatch = first_call(m)
         if mismatch is not None:
             return mismatch  # a backend that disagrees with the reference is never timed

@@ -24,6 +24,7 @@ import models
 from bench.matrix.cells import Cell
 from bench.matrix.streams import STREAM_STEPS, STREAMS, bucket_edges, pad_right, padded_length
 from bench.results.record import Outcome, Passes, Status
+from bench.worker import capture
 from bench.worker.parity import check, max_rel_err
 from bench.worker.scenarios.base import Measurement, ScenarioMeasure, build_model, parity_output
 from bench.worker.scenarios.fixed import reference_output
@@ -103,6 +104,8 @@ class ShapeStreamMeasure(ScenarioMeasure):
         cfg, params, fed, lengths, fed_lengths = fed_batches(m.cell, m.settings.seed)
         build_model(m, cfg, params, strategy=m.cell.strategy or "exact")
         data = [m.backend.put(batch) for batch in fed]
+        if m.phase == "diagnose":  # after the measured worker: why each step compiled
+            return capture.diagnose(m, data, fed_lengths.tolist())
         return run_passes(m, data, lengths.tolist(), fed_lengths.tolist())
 
 
