@@ -27,6 +27,7 @@ from bench import nvml as gpu
 from bench.analysis import metrics, summary
 from bench.backends.base import ADAM, LOSS
 from bench.cli import args as check
+from bench.cli import user_models
 from bench.errors import UsageError
 from bench.matrix import scenarios
 from bench.matrix import shard as sharding
@@ -72,7 +73,7 @@ def request_from(a: argparse.Namespace) -> tuple[str, MatrixRequest]:
                 raise UsageError(f"--{option} applies to --scenario {other.name} only")
             options[option] = check.names(f"--{option}", text, valid)
     model_names = (
-        None if a.models is None else check.names("--models", a.models, models.MODEL_NAMES)
+        None if a.models is None else user_models.model_names(a.models, models.MODEL_NAMES)
     )
     if a.models is not None and a.models.strip() == "all":
         model_names = scenario.models()
@@ -201,7 +202,9 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
         memory = environment.device_memory_bytes(a.device)
         for model in dict.fromkeys(c.model for c in cells):
             for size in request.batch_sizes:
-                check.batch_fits(model, a.profile, size, memory)
+                # A user's model: from its check (its file is never imported here).
+                fits = user_models.batch_fits if models.is_user_model(model) else check.batch_fits
+                fits(model, a.profile, size, memory)
     if a.trace and scenario != "fixed":
         raise UsageError("--trace applies to --scenario fixed only (a stream has no steady step)")
     settings = settings_for(a.profile, timeout_s=a.timeout, threads=a.threads)
@@ -232,6 +235,7 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
     meta = run_meta(run_dir.name, settings, whole, scenario)
     meta.update(pythons=pythons, repeats=repeats, trace=a.trace, **probes_meta(probes))
     meta["device_peak"] = device_peak
+    meta["user_models"] = user_models.entries_for(whole)  # where each came from (run-wide)
     if shard is not None:
         meta.update(matrix=[c.to_dict() for c in cells], shard=shard.to_json(positions, len(whole)))
     write_meta(run_dir, meta)

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import models
+import models.user as user_models
 from bench import backends
 from bench.analysis.traces import TRACE_DIR, TRACE_STEPS, top_ops
 from bench.errors import SchemaError
@@ -156,6 +158,8 @@ class Runner:
     def skip_reason(self, cell: Cell) -> tuple[Status, str] | None:
         """Why a cell is recorded without running a worker, or None."""
         reason = scenarios.get(cell.scenario).not_applicable(cell)
+        # A user's model runs on its framework's backends; a Keras backend on Keras models.
+        reason = reason or user_models.not_applicable(cell.model, cell.framework, cell.backend)
         reason = reason or precision.not_applicable(cell.precision, cell.device)
         if reason:
             return Status.NOT_APPLICABLE, reason
@@ -206,6 +210,17 @@ class Runner:
     def ensure_expected(self, cell: Cell) -> Path:
         """The reference outputs of this cell's block, computed once in a process of its own."""
         name = scenarios.get(cell.scenario).reference_name(cell, self.settings.seed)
+        if models.is_user_model(cell.model):
+            # No NumPy reference: the model itself, eager in float64, in its framework's
+            # interpreter and environment (a worker's, without the worker's measuring).
+            # A Keras model's reference is on the cell's Keras backend, one file for each.
+            keras_backend = backends.get(cell.backend).keras_backend
+            if keras_backend:
+                name = name.replace(".npz", f"-keras-{keras_backend}.npz")
+            python = self.pythons.get(cell.framework, sys.executable)
+            job = [python, *self.expected_job[1:]]
+            what = f"{cell.framework} float64 eager reference"
+            return self._reference(cell, name, job, worker_env(cell, self.settings), what)
         env = {**os.environ, "PYTHONPATH": importable(os.environ.get("PYTHONPATH"))}
         return self._reference(cell, name, self.expected_job, env, "NumPy reference")
 
