@@ -291,3 +291,17 @@ def test_the_jax_and_tf_examples_pass_parity_on_their_backends(
     for r in rows:
         assert r["status"] == "ok", r.get("error")
         assert r["parity_reference"].startswith(reference)
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax", "tf", "keras"])
+def test_docs_show_each_example_as_it_is_in_examples(framework):
+    """docs/your-model.md's examples are the runnable files, word for word (after their
+    docstring), so the page never drifts from what runs."""
+    import ast
+
+    source = (EXAMPLES / f"{framework}_model.py").read_text()
+    after_docstring = ast.parse(source).body[0].end_lineno
+    body = "\n".join(source.splitlines()[after_docstring:]).strip("\n")
+    page = (REPO / "docs" / "your-model.md").read_text()
+    assert f"```python\n{body}\n```" in page
+    assert f"ModelSpec(framework=\"{framework}\"" in source.replace("'", '"')

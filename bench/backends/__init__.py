@@ -52,6 +52,25 @@ def eager_baseline(framework_name: str) -> str:
     return FRAMEWORKS[framework_name].baseline
 
 
+# Where a Keras model's float64 reference is computed, for every Keras backend: Keras on
+# TensorFlow, eager (its layers keep float64 throughout; Keras on torch computes matmuls in
+# float32, on JAX float64 needs x64 before import). The weights are the same on every
+# backend (models/user/keras.py), so one reference serves them all.
+KERAS_REFERENCE = "keras-tf-eager"
+
+
+def eager_counterpart(name: str) -> str:
+    """The eager backend a backend's cells are compared against: its framework's eager
+    baseline, or for a Keras backend the eager Keras backend on the same KERAS_BACKEND
+    (keras-jax against keras-jax-eager: the same model, Keras's own step, op by op)."""
+    info = get(name)
+    if info.keras_backend is not None:
+        for other, candidate in BACKENDS.items():
+            if candidate.keras_backend == info.keras_backend and not candidate.static:
+                return other
+    return eager_baseline(info.framework)
+
+
 def missing_packages(framework_name: str) -> list[str]:
     """The framework's packages that this interpreter lacks (found without importing them)."""
     packages = FRAMEWORKS[framework_name].packages

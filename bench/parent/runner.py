@@ -213,13 +213,14 @@ class Runner:
         if models.is_user_model(cell.model):
             # No NumPy reference: the model itself, eager in float64, in its framework's
             # interpreter and environment (a worker's, without the worker's measuring).
-            # A Keras model's reference is on the cell's Keras backend, one file for each.
-            keras_backend = backends.get(cell.backend).keras_backend
-            if keras_backend:
-                name = name.replace(".npz", f"-keras-{keras_backend}.npz")
+            # A Keras model's, for every Keras backend: on Keras's TensorFlow backend, whose
+            # layers compute in float64 throughout (on torch, Keras's matmul is float32).
+            if backends.get(cell.backend).keras_backend:
+                cell = replace(cell, backend=backends.KERAS_REFERENCE)
+                name = name.replace(".npz", f"-{cell.backend}.npz")
             python = self.pythons.get(cell.framework, sys.executable)
             job = [python, *self.expected_job[1:]]
-            what = f"{cell.framework} float64 eager reference"
+            what = f"{cell.backend} float64 eager reference"
             return self._reference(cell, name, job, worker_env(cell, self.settings), what)
         env = {**os.environ, "PYTHONPATH": importable(os.environ.get("PYTHONPATH"))}
         return self._reference(cell, name, self.expected_job, env, "NumPy reference")

@@ -122,6 +122,34 @@ def reference(cfg: UserConfig, seed: int, batch, mode: str) -> tuple[np.ndarray,
         return fallback, FLOAT32.format(why=one_line(exc))
 
 
+COUNTER = "tf.compat.v1.profiler float_operation of the tf.function graph"
+
+
+def graph_flops(step, batch) -> int:
+    """FLOPs of ``step(x, y)`` traced as a tf.function, as TensorFlow's graph profiler
+    counts them (the ops with a registered FLOP count: matmuls, convolutions, elementwise)."""
+    specs = [tf.TensorSpec(a.shape, tf.as_dtype(a.dtype)) for a in batch]
+    graph = tf.function(step).get_concrete_function(*specs).graph
+    builder = tf.compat.v1.profiler.ProfileOptionBuilder
+    options = builder(builder.float_operation()).with_empty_output().build()
+    info = tf.compat.v1.profiler.profile(
+        graph=graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options
+    )
+    return int(info.total_float_ops)
+
+
 def count_flops(cfg: UserConfig, seed: int, batch, mode: str) -> tuple[int | None, str]:
-    """TensorFlow has no public FLOP counter for an eager model: none is recorded."""
-    return None, ""
+    """FLOPs of one step: the forward pass, and for training its gradient too."""
+    wrapped = UserTfModel(seeded_build(cfg, seed))
+    wrapped(tf.constant(batch[0]))  # a Keras model creates its weights on the first call
+    loss = training_loss(cfg)
+
+    def step(x, y):
+        if mode == "infer":
+            return wrapped(x)
+        with tf.GradientTape() as tape:
+            value = loss(wrapped(x, training=True), y)
+        return tape.gradient(value, wrapped.model.trainable_variables)
+
+    what = "forward" if mode == "infer" else "forward and backward"
+    return graph_flops(step, batch), f"{COUNTER} ({what})"
