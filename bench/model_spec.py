@@ -48,7 +48,8 @@ class ModelSpec:
         mean cross-entropy of the outputs (logits, classes on the last axis) on the targets.
     ``flops(batch_size)``
         Optional: floating-point operations of one inference step; a training step counts
-        three times as many. Default: counted (torch: ``torch.utils.flop_counter``).
+        three times as many. Default: counted (torch: ``torch.utils.flop_counter``; jax: XLA's
+        cost analysis; tf and keras: TensorFlow's graph profiler).
     ``batch_size``
         The batch when ``--batch-sizes`` is not given.
     """

@@ -79,3 +79,11 @@ def batch_fits(model: str, profile: str, batch_size: int, memory_bytes: int | No
             f"{need / 2**30:.1f} GiB, the device has {memory_bytes / 2**30:.1f} GiB; expected "
             f"at most {memory_bytes // per_example:,}"
         )
+
+
+def register_stored(meta: dict) -> None:
+    """A resumed run's user models, as run.json's ``user_models`` recorded them (not checked
+    again). For ``cmd_resume``, before ``matrix_of``: not called there yet (the resume path
+    is being reworked with the typed run.json)."""
+    for name, entry in (meta.get("user_models") or {}).items():
+        user.register(name, entry)
