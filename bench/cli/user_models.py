@@ -39,7 +39,7 @@ def model_names(text: str, zoo: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def checked(source: user.Source) -> dict:
-    """The registry entry bench.user_check reports, or a UsageError with its one line."""
+    """The registry entry bench.worker.user_check reports, or a UsageError with its one line."""
     env = {**os.environ, "PYTHONPATH": importable(os.environ.get("PYTHONPATH"))}
     argv = [sys.executable, "-m", "bench.worker.user_check", source.text]
     try:
@@ -71,7 +71,7 @@ def entries_for(cells: list[Cell]) -> dict[str, dict]:
 def batch_fits(model: str, profile: str, batch_size: int, memory_bytes: int | None) -> None:
     """bench.cli.args.batch_fits for a user's model: one example's bytes as its check
     measured them (the parent never imports the user's file or its framework)."""
-    per_example = models.spec(model).example_bytes()  # type: ignore[attr-defined]
+    per_example = models.spec(model).example_bytes()
     need = per_example * batch_size
     if memory_bytes and need > memory_bytes:
         raise UsageError(

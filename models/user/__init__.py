@@ -4,13 +4,17 @@ The function returns a ``bench.ModelSpec`` (bench/model_spec.py). Nothing here i
 framework, or the user's file, until a worker asks for it:
 
 - the command line parses the source (``parse``), has a child process check it
-  (``python -m bench.user_check``) and registers what that child reports (``register``):
-  framework, default batch size, parameter count. The registry travels to every child
+  (``python -m bench.worker.user_check``) and registers what that child reports (``register``):
+  framework, default batch size, parameter tensors, FLOPs. The registry travels to every child
   process in the environment variable ``GRAPHBENCH_USER_MODELS`` and into run.json.
 - ``spec(name)`` is the model's stand-in for a zoo model's ``spec.py``: the parent reads
-  its batch size and description; a worker its batch and FLOPs (which load the file).
-- ``models.user.torch``, ``.jax`` and ``.tf`` are its stand-ins for a zoo model's framework
-  files, plus the float64 eager reference each framework computes (``reference_outputs``).
+  its batch size, description and the check's counts (the cost prior); a worker its batch
+  (which loads the file).
+- ``models.user.torch``, ``.jax``, ``.tf`` and ``.keras`` are its stand-ins for a zoo
+  model's framework files, plus the float64 eager reference each framework computes and
+  its FLOP count (``reference_outputs``).
+- ``not_applicable`` says which backends run which models: a user's model its framework's
+  own backends, a Keras model the Keras backends (which run nothing else).
 
 A cell names the model ``FILE.py:FUNCTION`` (the file's name without its folder) or
 ``package.module:FUNCTION``: a name without a path separator, as every cell's model is.
