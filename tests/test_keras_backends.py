@@ -126,3 +126,13 @@ def test_the_keras_model_under_keras_s_torch_compile(tmp_path):
     for row in rows:
         assert_in_tolerance(row, "torch")
         assert row["framework_settings"]["jit_compile"] is True
+
+
+def test_all_backends_leaves_keras_out_where_only_the_zoo_runs():
+    from bench.cli.user_models import all_backends_for
+
+    assert not set(KERAS) & set(all_backends_for("cpu", None))
+    assert not set(KERAS) & set(all_backends_for("cpu", ("mlp", "cnn")))
+    entry = {"source": "/a/k.py:make", "framework": "keras", "batch_size": 4}
+    user.register("k.py:make", {**entry, "describe": "", "example_bytes": 8})
+    assert set(KERAS) <= set(all_backends_for("cpu", ("mlp", "k.py:make")))

@@ -78,7 +78,7 @@ def request_from(a: argparse.Namespace) -> tuple[str, MatrixRequest]:
     if a.models is not None and a.models.strip() == "all":
         model_names = scenario.models()
     backend_names = (
-        backends.for_device(a.device)
+        user_models.all_backends_for(a.device, model_names)
         if a.backends is None or a.backends.strip() == "all"
         else check.names("--backends", a.backends, backends.names())
     )

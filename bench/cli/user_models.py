@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import models
+from bench import backends
 from bench.cli import args as check
 from bench.errors import UsageError
 from bench.matrix.cells import Cell
@@ -59,6 +60,16 @@ def checked(source: user.Source) -> dict:
         last = lines[-1].strip() if lines else f"exit code {done.returncode}"
         raise UsageError(f"--models {source.text}: the check of the model failed: {last}")
     return json.loads(out[-1])
+
+
+def all_backends_for(device: str, model_names: tuple[str, ...] | None) -> tuple[str, ...]:
+    """What ``--backends all`` (or none given) means: every backend for the device, less the
+    Keras backends where only the zoo's models run (they would record each zoo cell as
+    not-applicable; with a user's model every backend shows what applies to it)."""
+    names = backends.for_device(device)
+    if model_names and any(models.is_user_model(m) for m in model_names):
+        return names
+    return tuple(n for n in names if backends.get(n).keras_backend is None)
 
 
 def entries_for(cells: list[Cell]) -> dict[str, dict]:
