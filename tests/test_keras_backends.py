@@ -136,3 +136,16 @@ def test_all_backends_leaves_keras_out_where_only_the_zoo_runs():
     entry = {"source": "/a/k.py:make", "framework": "keras", "batch_size": 4}
     user.register("k.py:make", {**entry, "describe": "", "example_bytes": 8})
     assert set(KERAS) <= set(all_backends_for("cpu", ("mlp", "k.py:make")))
+
+
+def test_a_keras_backend_without_keras_is_not_installed(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "keras" else real(name, *a)
+    )
+    assert backends.backend_not_installed_reason("keras-jax") == (
+        "keras not installed (pip install 'graphbench[keras]')"
+    )
+    assert backends.backend_not_installed_reason("jax-jit") is None

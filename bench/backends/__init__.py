@@ -85,6 +85,16 @@ def not_installed_reason(framework_name: str) -> str | None:
     return f"{', '.join(missing)} not installed (pip install 'graphbench[{extra}]')"
 
 
+def backend_not_installed_reason(name: str) -> str | None:
+    """Why a backend cannot run in this interpreter: its framework, or for a Keras backend
+    Keras itself, is missing (found without importing either)."""
+    info = get(name)
+    missing = not_installed_reason(info.framework)
+    if missing or info.keras_backend is None or importlib.util.find_spec("keras"):
+        return missing
+    return "keras not installed (pip install 'graphbench[keras]')"
+
+
 def load(name: str) -> type[Backend]:
     """Import a backend's class (and with it, its framework). Worker side only."""
     module_name, class_name = get(name).target.split(":")

@@ -166,7 +166,7 @@ class Runner:
         if cell.framework in self.unavailable:
             return Status.SKIPPED, self.unavailable[cell.framework]
         if cell.framework not in self.pythons:
-            missing = backends.not_installed_reason(cell.framework)
+            missing = backends.backend_not_installed_reason(cell.backend)
             if missing:
                 return Status.SKIPPED, missing
         return None
