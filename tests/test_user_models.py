@@ -279,13 +279,12 @@ def test_a_build_that_is_not_a_module_is_refused(tmp_path):
 @pytest.mark.parametrize(
     "example, backends, reference",
     [
+        ("torch_model.py", "torch-eager,torchscript", "torch float64 eager"),
         ("jax_model.py", "jax-eager,jax-jit", "jax float64 eager"),
         ("tf_model.py", "tf-eager,tf-xla", "tf float64 eager"),
     ],
 )
-def test_the_jax_and_tf_examples_pass_parity_on_their_backends(
-    tmp_path, example, backends, reference
-):
+def test_the_examples_pass_parity_on_their_backends(tmp_path, example, backends, reference):
     rows = run_cells(tmp_path, f"{EXAMPLES / example}:make", backends)
     assert len(rows) == 4
     for r in rows:
@@ -304,4 +303,4 @@ def test_docs_show_each_example_as_it_is_in_examples(framework):
     body = "\n".join(source.splitlines()[after_docstring:]).strip("\n")
     page = (REPO / "docs" / "your-model.md").read_text()
     assert f"```python\n{body}\n```" in page
-    assert f"ModelSpec(framework=\"{framework}\"" in source.replace("'", '"')
+    assert f'ModelSpec(framework="{framework}"' in source.replace("'", '"')
