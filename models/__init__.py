@@ -74,8 +74,20 @@ def folder(name: str) -> Path:
     raise KeyError(name)
 
 
+def is_user_model(name: str) -> bool:
+    """A user's own model (``my_model.py:make``, models.user), not a folder of the zoo."""
+    from models import user
+
+    return user.is_user_name(name)
+
+
 def spec(name: str) -> ModuleType:
-    """The NumPy-only spec module of a model (safe to import in the parent process)."""
+    """The NumPy-only spec module of a model (safe to import in the parent process); for a
+    user's model its stand-in (models.user.UserSpec)."""
+    if is_user_model(name):
+        from models import user
+
+        return user.spec(name)  # type: ignore[return-value]  # the same names as a spec
     return importlib.import_module(f"models.{name}.spec")
 
 
@@ -86,6 +98,10 @@ def reference(name: str) -> ModuleType:
 
 def implementation(name: str, framework: str) -> ModuleType:
     """A model's code for one framework; importing it imports that framework."""
+    if is_user_model(name):
+        from models import user
+
+        return user.implementation(name)
     return importlib.import_module(f"models.{name}.{framework}")
 
 

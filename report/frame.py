@@ -41,7 +41,7 @@ def base_row(run: Run, r: CellResult) -> dict:
         **{k: getattr(r.cell, k) for k in IDENTITY_FIELDS},
         "framework": r.cell.framework,
         "static": info.static,
-        "eager_backend": backends.eager_baseline(r.cell.framework),
+        "eager_backend": backends.eager_counterpart(r.cell.backend),
         "status": str(r.status),
         "not_applicable": r.status is Status.NOT_APPLICABLE,
         "error": r.error,

@@ -39,19 +39,28 @@ def backend_class():
     return load_backend
 
 
+def runs_the_zoo(info: backends.BackendInfo) -> bool:
+    """Whether a backend runs the zoo's models: every backend but Keras's, which run Keras
+    models only (the zoo's are written per framework; tests/test_keras_backends.py)."""
+    return info.keras_backend is None
+
+
 def backend_params(device: str = "cpu") -> list:
-    """Every registered backend for ``device``, those slow to build marked ``slow``."""
+    """Every registered backend for ``device`` that runs the zoo's models, those slow to
+    build marked ``slow``."""
     return [
         pytest.param(name, marks=[pytest.mark.slow] if info.slow_to_build else [], id=name)
         for name, info in backends.BACKENDS.items()
-        if device in info.devices
+        if device in info.devices and runs_the_zoo(info)
     ]
 
 
 def quick_cpu_backends() -> tuple[str, ...]:
-    """Every CPU backend that builds in seconds (not torch.compile), registry order."""
+    """Every CPU backend that runs the zoo and builds in seconds (not torch.compile)."""
     return tuple(
-        n for n, i in backends.BACKENDS.items() if "cpu" in i.devices and not i.slow_to_build
+        n
+        for n, i in backends.BACKENDS.items()
+        if "cpu" in i.devices and not i.slow_to_build and runs_the_zoo(i)
     )
 
 

@@ -9,17 +9,20 @@ import pytest
 from bench import backends
 from bench.worker.parity import max_rel_err
 from bench.worker.scenarios.fixed import inputs, reference_output
+from tests.conftest import runs_the_zoo
 
 pytestmark = pytest.mark.framework
 
-EAGER = [n for n, i in backends.BACKENDS.items() if "cpu" in i.devices and not i.static]
+# The backends that run the zoo's models (Keras's run Keras models only).
+ZOO = {n: i for n, i in backends.BACKENDS.items() if runs_the_zoo(i)}
+EAGER = [n for n, i in ZOO.items() if "cpu" in i.devices and not i.static]
 # Backends whose compilation count is a graph count (TorchScript keeps none).
 COUNTING = [
     n
-    for n, i in backends.BACKENDS.items()
+    for n, i in ZOO.items()
     if "cpu" in i.devices and i.static and not i.slow_to_build and n != "torchscript"
 ]
-SLOW = [n for n, i in backends.BACKENDS.items() if "cpu" in i.devices and i.slow_to_build]
+SLOW = [n for n, i in ZOO.items() if "cpu" in i.devices and i.slow_to_build]
 
 
 def build(backend_class, backend, model, mode, batch_size=4):

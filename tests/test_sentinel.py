@@ -3,6 +3,7 @@ bench.analysis.metrics.is_slow_window, run --remeasure-slow)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -108,3 +109,15 @@ def test_compare_does_not_judge_a_cell_from_a_slow_window_unless_asked(planted):
     assert "slow window" in summary.markdown(
         kept.results, sentinel_ms=metrics.run_sentinel_ms(kept)
     )
+
+
+def test_compare_says_when_one_run_s_whole_machine_was_slower(planted):
+    kept, again = load_run(planted["kept"]), load_run(planted["again"])
+    assert compare.compare_runs(again, kept).sentinel_ratio == pytest.approx(
+        metrics.run_sentinel_ms(kept) / metrics.run_sentinel_ms(again)
+    )
+    slower = dataclasses.replace(
+        kept.meta, progress=dataclasses.replace(kept.meta.progress, sentinel_median_ms=99.0)
+    )
+    result = compare.compare_runs(again, dataclasses.replace(kept, meta=slower))
+    assert "by the sentinel: part of every ratio is the machine's" in result.headline()

@@ -19,7 +19,7 @@ from rich.text import Text
 from bench.analysis import metrics
 from bench.analysis.capture import reason_keys
 from bench.analysis.stats import bootstrap_ratio_ci
-from bench.results.record import CellResult, Status
+from bench.results.record import SLOW_WINDOW_SHARE, CellResult, Status
 from bench.results.store import Run
 from bench.terminal import plain
 
@@ -136,6 +136,9 @@ class Comparison:
     # ok in both, but one was measured in a slow window (its sentinel ran slow: bench.analysis.
     # metrics.is_slow_window): not judged unless asked (include_slow).
     slow: list[str] = field(default_factory=list)
+    # B's median sentinel time over A's (bench.worker.sentinel): how much slower B's machine
+    # ran as a whole, which no cell's own flag can show. None where a run has no sentinel.
+    sentinel_ratio: float | None = None
     graph_changes: list[GraphChange] = field(default_factory=list)  # bench.analysis.capture
 
     @property
@@ -159,6 +162,12 @@ class Comparison:
             parts.append(f"{len(self.contended)} contended, not judged")
         if self.slow:
             parts.append(f"{len(self.slow)} in a slow window, not judged")
+        ratio = self.sentinel_ratio
+        if ratio is not None and not 1 / (1 + SLOW_WINDOW_SHARE) <= ratio <= 1 + SLOW_WINDOW_SHARE:
+            parts.append(
+                f"B's machine ran {ratio:.2f}× A's by the sentinel: part of every ratio is "
+                "the machine's"
+            )
         if self.graph_changes:
             parts.append(f"{len(self.graph_changes)} graph capture change(s)")
         return (
@@ -229,6 +238,8 @@ def compare_runs(
     cells_b = {identity(r): r for r in metrics.pool_repetitions(b.results)}
     with_profile = len({r.cell.profile for r in (*cells_a.values(), *cells_b.values())}) > 1
     result = Comparison(a.run_id, b.run_id, run_commit(a), run_commit(b), threshold, resamples)
+    if sentinel_a and sentinel_b:
+        result.sentinel_ratio = sentinel_b / sentinel_a
     result.only_a.extend(label(r, with_profile) for k, r in cells_a.items() if k not in cells_b)
     result.only_b.extend(label(r, with_profile) for k, r in cells_b.items() if k not in cells_a)
     for key, ra in cells_a.items():

@@ -154,7 +154,7 @@ def extra_info(run: Run, r: CellResult, baselines: Baselines) -> dict[str, Any]:
         "first_call_s": r.first_call.first_call_s if r.first_call else None,
         "first_call_warm_s": r.warm.first_call_warm_s if r.warm else None,
         "time_to_steady_s": metrics.time_to_steady_state(r),
-        "eager_backend": backends.eager_baseline(r.cell.framework),
+        "eager_backend": backends.eager_counterpart(r.cell.backend),
         "break_even_steps": cold_steps,
         "break_even_note": cold_note,
         "break_even_warm_steps": warm_steps,

@@ -419,8 +419,9 @@ class Baselines:
         return self._by_key.get((r.cell.block(), backend))
 
     def eager(self, r: CellResult) -> CellResult | None:
-        """The same framework's eager cell in r's block (None where it was not run)."""
-        return self.get(r, backends.eager_baseline(r.cell.framework))
+        """The same framework's eager cell in r's block (None where it was not run); a Keras
+        cell's: the eager Keras backend on the same KERAS_BACKEND."""
+        return self.get(r, backends.eager_counterpart(r.cell.backend))
 
     def torch_eager(self, r: CellResult) -> CellResult | None:
         return self.get(r, TORCH_EAGER)
@@ -737,7 +738,7 @@ def overtaking(r: CellResult, baselines: Baselines) -> Overtaking:
 
     Reads: status, backend, strategy, step_ms (of r and of its eager cell)
     """
-    eager_name = backends.eager_baseline(r.cell.framework)
+    eager_name = backends.eager_counterpart(r.cell.backend)
     if not r.ok or r.passes is None:
         return Overtaking(OvertakeKind.NOT_OK, baseline=eager_name)
     if not backends.get(r.cell.backend).static:

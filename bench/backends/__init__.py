@@ -52,6 +52,25 @@ def eager_baseline(framework_name: str) -> str:
     return FRAMEWORKS[framework_name].baseline
 
 
+# Where a Keras model's float64 reference is computed, for every Keras backend: Keras on
+# TensorFlow, eager (its layers keep float64 throughout; Keras on torch computes matmuls in
+# float32, on JAX float64 needs x64 before import). The weights are the same on every
+# backend (models/user/keras.py), so one reference serves them all.
+KERAS_REFERENCE = "keras-tf-eager"
+
+
+def eager_counterpart(name: str) -> str:
+    """The eager backend a backend's cells are compared against: its framework's eager
+    baseline, or for a Keras backend the eager Keras backend on the same KERAS_BACKEND
+    (keras-jax against keras-jax-eager: the same model, Keras's own step, op by op)."""
+    info = get(name)
+    if info.keras_backend is not None:
+        for other, candidate in BACKENDS.items():
+            if candidate.keras_backend == info.keras_backend and not candidate.static:
+                return other
+    return eager_baseline(info.framework)
+
+
 def missing_packages(framework_name: str) -> list[str]:
     """The framework's packages that this interpreter lacks (found without importing them)."""
     packages = FRAMEWORKS[framework_name].packages
@@ -64,6 +83,16 @@ def not_installed_reason(framework_name: str) -> str | None:
         return None
     extra = FRAMEWORKS[framework_name].extra
     return f"{', '.join(missing)} not installed (pip install 'graphbench[{extra}]')"
+
+
+def backend_not_installed_reason(name: str) -> str | None:
+    """Why a backend cannot run in this interpreter: its framework, or for a Keras backend
+    Keras itself, is missing (found without importing either)."""
+    info = get(name)
+    missing = not_installed_reason(info.framework)
+    if missing or info.keras_backend is None or importlib.util.find_spec("keras"):
+        return missing
+    return "keras not installed (pip install 'graphbench[keras]')"
 
 
 def load(name: str) -> type[Backend]:

@@ -201,10 +201,14 @@ class JaxBackend(Backend):
         optimizer = optax.adam(learning_rate=ADAM.lr, b1=ADAM.beta1, b2=ADAM.beta2, eps=ADAM.eps)
         self.opt_state = jax.device_put(optimizer.init(self.params), self.device)
 
+        # A user's model may bring its own loss (models.user.jax); the zoo's is cross_entropy.
+        loss_of = getattr(impl, "training_loss", None)
+        objective = cross_entropy if loss_of is None else loss_of(cfg)
+
         def loss_and_grads(params, state, x, y, lengths, scale):
             def loss_fn(p):
                 logits, new_state = forward(p, state, x, True, lengths)
-                loss = cross_entropy(logits.astype(jnp.float32), y, lengths)  # float32, always
+                loss = objective(logits.astype(jnp.float32), y, lengths)  # float32, always
                 return loss * scale, (loss, new_state)
 
             (_, (loss, new_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)

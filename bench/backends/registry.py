@@ -147,6 +147,14 @@ class BackendInfo:
     # The profile's per-cell timeout times this: max-autotune benchmarks kernel candidates
     # while it compiles (a cold ResNet-50 training step: tens of minutes on a GPU).
     timeout_factor: float = 1.0
+    # A Keras 3 backend: the KERAS_BACKEND its workers set before Keras is imported
+    # (``jax``, ``tensorflow``, ``torch``). It runs Keras models only (a user's model of
+    # framework ``keras``), on Keras's own step; None: a backend of the framework itself.
+    keras_backend: str | None = None
+
+    def env(self) -> dict[str, str]:
+        """What this backend's workers (and its reference process) set in their environment."""
+        return {} if self.keras_backend is None else {"KERAS_BACKEND": self.keras_backend}
 
     def dynamic_not_applicable(self) -> str | None:
         """Why the ``dynamic`` strategy does not apply to this backend, or None if it does."""
@@ -160,6 +168,8 @@ class BackendInfo:
 _T = "bench.backends.torch_backends:"
 _J = "bench.backends.jax_backends:"
 _F = "bench.backends.tf_backends:"
+_K = "bench.backends.keras_backends:"
+_EAGERLY = "`model.compile(run_eagerly=True)`: Keras's step, op by op"
 _DYNAMO = "torch.compile(dynamic=True): symbolic shapes from the first call"
 _INDUCTOR = (
     "Inductor FX-graph, AOTAutograd and Triton caches (TORCHINDUCTOR_CACHE_DIR); "
@@ -244,6 +254,61 @@ BACKENDS: dict[str, BackendInfo] = {
             "tracing is redone",
             dynamic="tf.function(jit_compile=True, reduce_retracing=True): one trace with "
             "unknown dimensions; XLA still compiles each concrete shape",
+        ),
+        # Keras 3: one model definition, its own train_on_batch/predict_on_batch step, on
+        # each of the three frameworks (bench/backends/keras_backends.py).
+        BackendInfo(
+            "keras-jax",
+            "jax",
+            _K + "KerasJax",
+            "Keras 3 on JAX: `model.compile(jit_compile=True)`, Keras's `jax.jit` step",
+            keras_backend="jax",
+        ),
+        BackendInfo(
+            "keras-jax-eager",
+            "jax",
+            _K + "KerasJaxEager",
+            "Keras 3 on JAX, " + _EAGERLY,
+            static=False,
+            keras_backend="jax",
+        ),
+        BackendInfo(
+            "keras-tf",
+            "tf",
+            _K + "KerasTf",
+            "Keras 3 on TensorFlow: `model.compile(jit_compile=False)`, a `tf.function` step",
+            keras_backend="tensorflow",
+        ),
+        BackendInfo(
+            "keras-tf-eager",
+            "tf",
+            _K + "KerasTfEager",
+            "Keras 3 on TensorFlow, " + _EAGERLY,
+            static=False,
+            keras_backend="tensorflow",
+        ),
+        BackendInfo(
+            "keras-tf-xla",
+            "tf",
+            _K + "KerasTfXla",
+            "Keras 3 on TensorFlow: `model.compile(jit_compile=True)`, XLA",
+            keras_backend="tensorflow",
+        ),
+        BackendInfo(
+            "keras-torch",
+            "torch",
+            _K + "KerasTorch",
+            "Keras 3 on PyTorch: `model.compile(jit_compile=False)`, eager (as run_eagerly)",
+            static=False,
+            keras_backend="torch",
+        ),
+        BackendInfo(
+            "keras-torch-compile",
+            "torch",
+            _K + "KerasTorchCompile",
+            "Keras 3 on PyTorch: `model.compile(jit_compile=True)`, Keras's torch.compile",
+            slow_to_build=True,
+            keras_backend="torch",
         ),
     )
 }

@@ -217,10 +217,13 @@ class TfBackend(Backend):
             variables = list(self.model.trainable_variables)
             self.optimizer = Adam(variables)
             self.loss_scale = LossScale() if policy.loss_scaling else None
+            # A user's model may bring its own loss (models.user.tf); the zoo's: cross_entropy.
+            loss_of = getattr(impl, "training_loss", None)
+            objective = cross_entropy if loss_of is None else loss_of(cfg)
 
             def train_step(x, y, lengths=None):
                 with tf.GradientTape() as tape:
-                    loss = cross_entropy(forward(x, True, lengths), y, lengths)  # float32
+                    loss = objective(forward(x, True, lengths), y, lengths)  # float32
                     scaled = loss * self.loss_scale.scale if self.loss_scale else loss
                 grads = tape.gradient(scaled, variables)
                 if self.loss_scale is None:

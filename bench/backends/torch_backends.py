@@ -175,11 +175,15 @@ class TorchBackend(Backend):
             else None
         )
 
+        # A user's model may bring its own loss (models.user.torch); the zoo's is cross_entropy.
+        loss_of = getattr(impl, "training_loss", None)
+        loss_fn = cross_entropy if loss_of is None else loss_of(cfg)
+
         def train_step(x: torch.Tensor, y: torch.Tensor, lengths=None) -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
             with self.autocast():
                 logits = net(x) if lengths is None else net(x, lengths)
-            loss = cross_entropy(logits.float(), y, lengths)  # the loss in float32, always
+            loss = loss_fn(logits.float(), y, lengths)  # the loss in float32, always
             if scaler is None:
                 loss.backward()
                 optimizer.step()

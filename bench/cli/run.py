@@ -27,6 +27,7 @@ from bench import nvml as gpu
 from bench.analysis import metrics, summary
 from bench.backends.base import ADAM, LOSS
 from bench.cli import args as check
+from bench.cli import user_models
 from bench.errors import UsageError
 from bench.matrix import scenarios
 from bench.matrix import shard as sharding
@@ -79,12 +80,12 @@ def request_from(a: argparse.Namespace) -> tuple[str, MatrixRequest]:
                 raise UsageError(f"--{option} applies to --scenario {other.name} only")
             options[option] = check.names(f"--{option}", text, valid)
     model_names = (
-        None if a.models is None else check.names("--models", a.models, models.MODEL_NAMES)
+        None if a.models is None else user_models.model_names(a.models, models.MODEL_NAMES)
     )
     if a.models is not None and a.models.strip() == "all":
         model_names = scenario.models()
     backend_names = (
-        backends.for_device(a.device)
+        user_models.all_backends_for(a.device, model_names)
         if a.backends is None or a.backends.strip() == "all"
         else check.names("--backends", a.backends, backends.names())
     )
@@ -187,6 +188,7 @@ def run_meta(
     remeasure_slow: int = 0,
     trace: bool = False,
     diagnose: bool = False,
+    user_models: dict[str, dict[str, Any]] | None = None,
     shard: tuple[Shard, list[Cell], list[int]] | None = None,
 ) -> RunMeta:
     """run.json at the start of a run. What was asked (the precisions' policies, the workers'
@@ -213,6 +215,7 @@ def run_meta(
             remeasure_slow=remeasure_slow,
             trace=trace,
             diagnose=diagnose,
+            user_models=dict(user_models or {}),
             pythons=dict(pythons or {}),
             shard=slice_,
             precision_policy={p: POLICIES[p].to_json() for p in used},
@@ -245,7 +248,9 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
         memory = environment.device_memory_bytes(a.device)
         for model in dict.fromkeys(c.model for c in cells):
             for size in request.batch_sizes:
-                check.batch_fits(model, a.profile, size, memory)
+                # A user's model: from its check (its file is never imported here).
+                fits = user_models.batch_fits if models.is_user_model(model) else check.batch_fits
+                fits(model, a.profile, size, memory)
     if a.trace and scenario != "fixed":
         raise UsageError("--trace applies to --scenario fixed only (a stream has no steady step)")
     settings = settings_for(a.profile, timeout_s=a.timeout, threads=a.threads)
@@ -284,6 +289,7 @@ def cmd_run(a: argparse.Namespace, out: Console, err: Console) -> int:
         remeasure_slow=remeasure,
         trace=a.trace,
         diagnose=a.diagnose,
+        user_models=user_models.entries_for(whole),
         shard=None if shard is None else (shard, cells, positions),
     )
     write_meta(run_dir, meta)
@@ -295,6 +301,7 @@ def cmd_resume(a: argparse.Namespace, out: Console, err: Console) -> int:
     if not run.meta.plan.matrix:
         raise UsageError(f"{a.run_dir}: run.json has no matrix to resume")
     settings = run.meta.settings
+    user_models.register_stored(run.meta.plan.user_models)  # not checked again
     cells = run.meta.plan.matrix
     pythons = run.meta.plan.pythons
     if pythons:  # the interpreters the run started with must still be there

@@ -54,7 +54,12 @@ def derived_factor(model: str, profile: str) -> float:
     spec = models.spec(model)
     cfg = spec.PROFILES[profile]
     flops = spec.flops_per_step(cfg, spec.BATCH_SIZE[profile], "infer")
-    tensors = len(spec.init_params(cfg, 0))
+    # A user's model (models.user): its check counted both; where no counter could count
+    # its FLOPs, the FLOP term is 1 (as a model of FACTOR_FLOPS) and its tensors decide.
+    counted = getattr(spec, "parameter_tensors", None)
+    tensors = counted(cfg) if counted else len(spec.init_params(cfg, 0))
+    if flops is None:
+        flops = FACTOR_FLOPS
     return (flops / FACTOR_FLOPS) ** FLOPS_POWER * (tensors / FACTOR_TENSORS) ** TENSORS_POWER
 
 

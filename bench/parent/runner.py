@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import models
+import models.user as user_models
 from bench import backends
 from bench.analysis.traces import TRACE_DIR, TRACE_STEPS, top_ops
 from bench.errors import SchemaError
@@ -184,13 +186,15 @@ class Runner:
     def skip_reason(self, cell: Cell) -> tuple[Status, str] | None:
         """Why a cell is recorded without running a worker, or None."""
         reason = scenarios.get(cell.scenario).not_applicable(cell)
+        # A user's model runs on its framework's backends; a Keras backend on Keras models.
+        reason = reason or user_models.not_applicable(cell.model, cell.framework, cell.backend)
         reason = reason or precision.not_applicable(cell.precision, cell.device)
         if reason:
             return Status.NOT_APPLICABLE, reason
         if cell.framework in self.unavailable:
             return Status.SKIPPED, self.unavailable[cell.framework]
         if cell.framework not in self.pythons:
-            missing = backends.not_installed_reason(cell.framework)
+            missing = backends.backend_not_installed_reason(cell.backend)
             if missing:
                 return Status.SKIPPED, missing
         return None
@@ -235,6 +239,18 @@ class Runner:
     def ensure_expected(self, cell: Cell) -> Path:
         """The reference outputs of this cell's block, computed once in a process of its own."""
         name = scenarios.get(cell.scenario).reference_name(cell, self.settings.seed)
+        if models.is_user_model(cell.model):
+            # No NumPy reference: the model itself, eager in float64, in its framework's
+            # interpreter and environment (a worker's, without the worker's measuring).
+            # A Keras model's, for every Keras backend: on Keras's TensorFlow backend, whose
+            # layers compute in float64 throughout (on torch, Keras's matmul is float32).
+            if backends.get(cell.backend).keras_backend:
+                cell = replace(cell, backend=backends.KERAS_REFERENCE)
+                name = name.replace(".npz", f"-{cell.backend}.npz")
+            python = self.pythons.get(cell.framework, sys.executable)
+            job = [python, *self.expected_job[1:]]
+            what = f"{cell.backend} float64 eager reference"
+            return self._reference(cell, name, job, worker_env(cell, self.settings), what)
         env = {**os.environ, "PYTHONPATH": importable(os.environ.get("PYTHONPATH"))}
         return self._reference(cell, name, self.expected_job, env, "NumPy reference")
 

@@ -66,5 +66,8 @@ def set_for_workers(cells: Sequence[Cell], threads: int) -> dict[str, dict[str, 
 
 
 def worker_env(cell: Cell, settings: Settings, base: dict[str, str] | None = None) -> dict:
-    """The environment of a cell's workers (framework_env for its framework and device)."""
-    return framework_env(cell.framework, cell.device, settings.threads, base)
+    """The environment of a cell's workers (framework_env for its framework and device, and
+    the backend's own variables: a Keras backend's KERAS_BACKEND, set before any import)."""
+    env = framework_env(cell.framework, cell.device, settings.threads, base)
+    env.update(backends.get(cell.backend).env())
+    return env

@@ -17,10 +17,10 @@ identity        schema_version, run_id, the Cell's      the runner, from the mat
 setup           framework_version, framework_settings,  worker.setup_of (before anything
                 cpu_affinity, host, interpreter,        runs)
                 python, packages
-build           build_s, flops_per_step                 worker.scenarios.base.build_model
+build           build_s, flops_per_step, flops_counter  worker.scenarios.base.build_model
 parity          parity_max_rel_err, parity_tolerance,   bench.worker.parity.check
                 parity_output, parity_float32_
-                eager_err
+                eager_err, parity_reference
 first_call      first_call_s                            worker.scenarios.fixed.first_call
 steady          warmup_ms, samples_ms, pipeline_steps,  worker.scenarios.fixed.steady_state
                 pipeline_s, compilations, cuda_graphs
@@ -150,6 +150,9 @@ class Build(Group):
     NAME = "build"
     build_s: float = _f(0)
     flops_per_step: int | None = _f(0)
+    # Who counted flops_per_step (a user's model: torch.utils.flop_counter, XLA's
+    # cost_analysis or the model's own flops()); None: the zoo's analytic count (spec.py).
+    flops_counter: str | None = _f()
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,9 @@ class Parity(Group):
     # A reduced precision's cell: the same error of its framework's float32 eager output, so
     # a reader sees how much of parity_max_rel_err is the precision and how much the backend.
     parity_float32_eager_err: float | None = _f(0)
+    # What the output was checked against; None: the zoo's float64 NumPy reference. A user's
+    # model: its own framework, eager, in float64 (or float32 where float64 fails).
+    parity_reference: str | None = _f()
 
 
 @dataclass(frozen=True)
@@ -533,7 +539,10 @@ def _choices() -> dict[str, tuple[str, ...]]:
 
 
 def cell_from_json(data: dict, where: str) -> Cell:
-    """The identity of a record or a matrix entry, every name checked against its registry."""
+    """The identity of a record or a matrix entry, every name checked against its registry
+    (a user's model by the form of its name: its file is not read back)."""
+    from models.user import is_user_name
+
     choices = _choices()
     values: dict[str, Any] = {}
     for name in IDENTITY_FIELDS:
@@ -549,7 +558,7 @@ def cell_from_json(data: dict, where: str) -> Cell:
             pass
         else:
             _check_name(value, name, where)
-            if value not in choices[name]:
+            if value not in choices[name] and not (name == "model" and is_user_name(value)):
                 raise SchemaError(
                     f"{where}: field {name!r}: unknown {value!r:.60}; expected one of: "
                     f"{', '.join(choices[name])}"

@@ -14,7 +14,7 @@ Who builds each group (tests/test_run_meta.py checks the code against this list)
 
 - identity (run_id, started_utc, command, cwd, scenario, merged_utc):
   bench.cli.run.run_meta; bench.parent.merge.merge for a merged run.
-- plan (settings, matrix, repeats, trace, diagnose, remeasure_slow, pythons, shard,
+- plan (settings, matrix, repeats, trace, diagnose, remeasure_slow, user_models, pythons, shard,
   precision_policy, training_step, scenario_settings): bench.cli.run.run_meta, which also builds the
   ShardSlice; bench.parent.merge.merge (the whole matrix).
 - machine (environment, worker_environment): bench.cli.run.run_meta, the Environment
@@ -83,6 +83,9 @@ class Plan:
     trace: bool = False
     diagnose: bool = False  # run --diagnose: kept so that resume diagnoses too
     remeasure_slow: int = 0  # --remeasure-slow: rounds of re-measuring slow-window cells
+    # A user's models of the run (--models PATH.py:FUNCTION): where each came from and what
+    # its check found (bench.cli.user_models), so resume, summary and report know them.
+    user_models: dict[str, dict[str, Any]] = field(default_factory=dict)
     pythons: dict[str, str] = field(default_factory=dict)  # framework -> interpreter
     shard: ShardSlice | None = None
     precision_policy: dict[str, Any] = field(default_factory=dict)  # precision -> policy

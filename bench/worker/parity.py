@@ -25,7 +25,11 @@ def max_rel_err(actual: np.ndarray, reference: np.ndarray) -> float:
 
 
 def check(
-    errors: list[float], tolerance: float, output: str, float32_eager_err: float | None = None
+    errors: list[float],
+    tolerance: float,
+    output: str,
+    float32_eager_err: float | None = None,
+    reference: str | None = None,
 ) -> tuple[Parity, Outcome | None]:
     """The parity record of the checked outputs' errors, and a mismatch verdict if the worst
     is outside ``tolerance`` (None where the cell may be timed). ``float32_eager_err``: the
@@ -36,12 +40,14 @@ def check(
         parity_tolerance=tolerance,
         parity_output=output,
         parity_float32_eager_err=float32_eager_err,
+        parity_reference=reference,
     )
     if worst <= tolerance:
         return parity, None
     what = "is not finite (NaN or inf)" if not math.isfinite(worst) else f"is off by {worst:.3g}"
     return parity, Outcome(
         Status.MISMATCH,
-        f"the {output} {what} (max relative error against the float64 reference; "
+        f"the {output} {what} (max relative error against the "
+        f"{'float64 reference' if reference is None else reference}; "
         f"tolerance {tolerance:g})",
     )

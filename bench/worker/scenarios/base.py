@@ -81,8 +81,15 @@ def build_model(m: Measurement, cfg: Any, params: dict, strategy: str = "exact")
         cell.model, cfg, params, cell.mode, cell.device, strategy=strategy, precision=cell.precision
     )
     build_s = m.clock() - start
-    flops = models.spec(cell.model).flops_per_step(cfg, cell.batch_size, cell.mode)
-    m.record(build=Build(build_s=build_s, flops_per_step=int(flops)))
+    if models.is_user_model(cell.model):
+        # A user's model: counted with its reference, in that process (untimed).
+        counted = m.expected.get("flops_per_step")
+        flops = None if counted is None else int(counted)
+        counter = str(m.expected["flops_counter"]) if "flops_counter" in m.expected else None
+    else:
+        flops = int(models.spec(cell.model).flops_per_step(cfg, cell.batch_size, cell.mode))
+        counter = None
+    m.record(build=Build(build_s=build_s, flops_per_step=flops, flops_counter=counter))
 
 
 def parity_output(mode: str) -> str:
