@@ -78,7 +78,9 @@ elif behaviour == "sentinel":
     if job["cell"]["backend"] == os.environ["FAKE_WORKER_SLOW"] and not marker.exists():
         marker.touch()
         spin = "while True: pass"
-        busy = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(os.cpu_count() or 2)]
+        busy = [
+            subprocess.Popen([sys.executable, "-c", spin]) for _ in range(4 * (os.cpu_count() or 2))
+        ]
         time.sleep(0.5)  # the spinners are running before anything is timed
     watch = SentinelWatch()
     watch.before()

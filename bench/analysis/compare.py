@@ -237,9 +237,15 @@ def compare_runs(
     cells_a = {identity(r): r for r in metrics.pool_repetitions(a.results)}
     cells_b = {identity(r): r for r in metrics.pool_repetitions(b.results)}
     with_profile = len({r.cell.profile for r in (*cells_a.values(), *cells_b.values())}) > 1
-    result = Comparison(a.run_id, b.run_id, run_commit(a), run_commit(b), threshold, resamples)
-    if sentinel_a and sentinel_b:
-        result.sentinel_ratio = sentinel_b / sentinel_a
+    result = Comparison(
+        a.run_id,
+        b.run_id,
+        run_commit(a),
+        run_commit(b),
+        threshold,
+        resamples,
+        sentinel_ratio=sentinel_b / sentinel_a if sentinel_a and sentinel_b else None,
+    )
     result.only_a.extend(label(r, with_profile) for k, r in cells_a.items() if k not in cells_b)
     result.only_b.extend(label(r, with_profile) for k, r in cells_b.items() if k not in cells_a)
     for key, ra in cells_a.items():
