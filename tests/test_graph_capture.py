@@ -261,8 +261,14 @@ def assert_phases_add_up(out: dict) -> None:
 
 @pytest.fixture
 def cold_inductor(monkeypatch, tmp_path):
-    """An empty Inductor cache of the test's own (a worker's is its cell's: cell_task)."""
+    """An empty Inductor cache of the test's own (a worker's is its cell's: cell_task), and
+    no compilation left by earlier tests in this process: a diagnosing worker is a fresh
+    process, where another test's compilation of the same step (with other thread settings)
+    would not count as this cell's recompilation."""
+    import torch
+
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    torch._dynamo.reset()
 
 
 def small_mlp():

@@ -5,7 +5,6 @@ against a float64 reference on its own Keras backend."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from bench import backends
 from bench.matrix.cells import Cell
 from bench.matrix.profiles import settings_for
 from bench.parent.worker_env import worker_env
+from bench.results.store import load_run
 from models import user
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def run_cells(tmp_path: Path, backends_text: str, modes: str) -> tuple[list, Pat
     argv = ["run", "--models", KERAS_MODEL, "--backends", backends_text, "--modes", modes]
     assert cli.main([*argv, "--profile", "quick", "--out-dir", str(out)]) == 0
     (run_dir,) = out.iterdir()
-    rows = [json.loads(line) for line in (run_dir / "cells.jsonl").read_text().splitlines()]
+    rows = [r.to_json() for r in load_run(run_dir).results]  # one per cell, as readers see
     return rows, run_dir
 
 

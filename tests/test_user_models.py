@@ -17,6 +17,7 @@ from bench import ModelSpec
 from bench import __main__ as cli
 from bench.errors import SchemaError, UsageError
 from bench.results.record import cell_from_json
+from bench.results.store import load_run
 from models import user
 
 REPO = Path(__file__).resolve().parents[1]
@@ -216,7 +217,9 @@ def run_cells(tmp_path: Path, source: str, backends: str, modes: str = "infer,tr
     argv = ["run", "--models", source, "--backends", backends, "--modes", modes]
     assert cli.main([*argv, "--profile", "quick", "--out-dir", str(out)]) == 0
     (run_dir,) = out.iterdir()
-    return [json.loads(line) for line in (run_dir / "cells.jsonl").read_text().splitlines()]
+    # One row per cell, as every reader sees it (a cell measured again after a slow window
+    # keeps both records in the file: store.read_results uses the newer).
+    return [r.to_json() for r in load_run(run_dir).results]
 
 
 @pytest.mark.framework
