@@ -120,7 +120,9 @@ def test_a_cell_recorded_twice_reads_as_its_newest_record_with_a_note(tmp_path):
     append_result(run, lost)  # a lost task, then its rerun by resume
     append_result(run, first)
     stored = load_run(run)
-    assert len(stored.results) == 4 and stored.results[-1] == first
+    # The rerun's record is used, in the place of the cell's first record (not moved last).
+    assert len(stored.results) == 4 and stored.results[0] == first
+    assert [r.cell for r in stored.results] == [r.cell for r in load_run(GOLDEN_V2).results]
     assert any("measured again after its executor lost it" in n for n in stored.notes)
     append_result(run, first)  # a plain duplicate (a hand-joined file): newest, and a note
     stored = load_run(run)

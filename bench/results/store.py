@@ -139,8 +139,10 @@ def read_results(path: Path) -> tuple[list[CellResult], list[str]]:
 def _superseding_lost(results: list[CellResult], path: Path, notes: list[str]) -> list[CellResult]:
     """One record per cell, the newest: a lost task's record is replaced by its rerun's, a
     record measured in a slow window by its re-measurement (``--remeasure-slow``; both stay
-    in the file), any other duplicate (a hand-joined file) also by the newest; each noted."""
+    in the file), any other duplicate (a hand-joined file) also by the newest; each noted. A cell keeps the
+    place of its first record, so a re-measured cell does not move to the end of a table."""
     newest: dict[tuple, int] = {}
+    first: dict[tuple, int] = {}  # a cell keeps its place: where it was first recorded
     for i, r in enumerate(results):
         key = r.cell.key()
         if key in newest:
@@ -156,7 +158,8 @@ def _superseding_lost(results: list[CellResult], path: Path, notes: list[str]) -
                     f"{path}: {r.cell.label()} is recorded twice; the newer record is used"
                 )
         newest[key] = i
-    return [r for i, r in enumerate(results) if newest[r.cell.key()] == i]
+        first.setdefault(key, i)
+    return [results[newest[key]] for key in sorted(first, key=first.__getitem__)]
 
 
 def _refuse_constant(name: str) -> Any:
