@@ -50,7 +50,8 @@ REGISTRY = _load_registry()
 CPU_CONSTRAINTS = "constraints/cpu.txt"
 GPU_FRAMEWORKS = tuple(REGISTRY.FRAMEWORKS)
 # bench-gpu's default matrix: every model but the LSTM, every backend but max-autotune and
-# TorchScript, so that it finishes within about an hour on one H100-class GPU (README, GPU).
+# TorchScript: about 2 hours on one H100-class GPU with the full profile's three repetitions,
+# by the cost model (docs/gpu.md; tests/test_extension_facts.py keeps the two equal).
 GPU_DEFAULT_MATRIX = (
     "--models",
     "mlp,cnn,resnet,transformer",

@@ -16,9 +16,11 @@ import pytest
 
 import models
 from bench import backends
-from bench.matrix import cost
-from bench.matrix.cells import Cell
+from bench.cli import user_models
+from bench.matrix import cost, scenarios
+from bench.matrix.cells import DEFAULT_REPEATS, Cell, repeated
 from bench.matrix.profiles import settings_for
+from bench.matrix.scenarios.base import MatrixRequest
 from models import contract
 from tests.test_install import noxfile
 
@@ -315,3 +317,35 @@ def test_cost_names_no_model_and_no_framework():
     source = (ROOT / "bench" / "matrix" / "cost.py").read_text()
     for name in (*models.MODEL_NAMES, *backends.FRAMEWORKS):
         assert f'"{name}"' not in source, name
+
+
+# --- how long bench-gpu takes, as the docs say ----------------------------------------------------
+
+
+def _bench_gpu_hours(extra: dict[str, str]) -> str:
+    """The cost model's length of ``nox -s bench-gpu`` (its default matrix, ``extra``
+    overriding options as its posargs do), with the full profile's repetitions."""
+    options = dict(
+        zip(noxfile.GPU_DEFAULT_MATRIX[::2], noxfile.GPU_DEFAULT_MATRIX[1::2], strict=True)
+    )
+    options.update(extra)
+    scenario = scenarios.get("fixed")
+    models = options["--models"]
+    model_names = scenario.models() if models == "all" else tuple(models.split(","))
+    names = options["--backends"]
+    backend_names = (
+        user_models.all_backends_for("cuda", None) if names == "all" else tuple(names.split(","))
+    )
+    cells = scenario.expand(MatrixRequest(model_names, backend_names, None, "cuda", "full"))
+    repeats = int(options.get("--repeats", DEFAULT_REPEATS["full"]))
+    return cost.hours_text(cost.plan_s(repeated(cells, repeats), settings_for("full")))
+
+
+def test_the_gpu_docs_state_bench_gpus_length_with_its_repetitions():
+    docs = " ".join((ROOT / "docs" / "gpu.md").read_text().split())  # lines joined
+    default = _bench_gpu_hours({})
+    assert f"full profile, {default} (estimate)" in docs
+    assert f"interleaved), {default} on one H100-class GPU" in docs
+    everything = _bench_gpu_hours({"--models": "all", "--backends": "all"})
+    assert f"max-autotune added) {everything}" in docs
+    assert _bench_gpu_hours({"--repeats": "1"}) != default  # the repetitions count

@@ -17,6 +17,7 @@ a factor derived from its FLOPs and its number of parameter tensors (``derived_f
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 import models
 from bench import backends
@@ -92,3 +93,19 @@ def prior_s(cell: Cell, settings: Settings) -> float:
     elif info.persistent_cache:
         total += start + WARM_BUILD_SHARE * build
     return total
+
+
+def plan_s(cells: Iterable[Cell], settings: Settings) -> float:
+    """The expected wall time of a whole matrix: the sum of its cells' priors. Pass the
+    matrix with its repetitions (``bench.matrix.cells.repeated``): each repetition runs
+    every worker again."""
+    return sum(prior_s(c, settings) for c in cells)
+
+
+def hours_text(seconds: float) -> str:
+    """A plan's length as the docs state it: to the nearest half hour ("about 2 hours")."""
+    halves = max(1, round(seconds / 1800))
+    hours = halves / 2
+    if hours == 1:
+        return "about an hour"
+    return f"about {hours:g} hours"

@@ -139,8 +139,8 @@ def read_results(path: Path) -> tuple[list[CellResult], list[str]]:
 def _superseding_lost(results: list[CellResult], path: Path, notes: list[str]) -> list[CellResult]:
     """One record per cell, the newest: a lost task's record is replaced by its rerun's, a
     record measured in a slow window by its re-measurement (``--remeasure-slow``; both stay
-    in the file), any other duplicate (a hand-joined file) also by the newest; each noted. A cell keeps the
-    place of its first record, so a re-measured cell does not move to the end of a table."""
+    in the file), any other duplicate (a hand-joined file) also by the newest; each noted.
+    A cell keeps the place of its first record: a re-measured cell does not move to the end."""
     newest: dict[tuple, int] = {}
     first: dict[tuple, int] = {}  # a cell keeps its place: where it was first recorded
     for i, r in enumerate(results):
