@@ -119,6 +119,26 @@ def test_one_keras_model_passes_parity_on_each_keras_backend(tmp_path):
 
 @pytest.mark.framework
 @pytest.mark.e2e
+def test_keras_cells_run_graphbench_s_precisions_as_keras_dtype_policies(tmp_path):
+    out = tmp_path / "runs"
+    argv = ["run", "--models", KERAS_MODEL, "--backends", "keras-jax", "--modes", "infer"]
+    argv += ["--precisions", "amp-bf16,bf16", "--out-dir", str(out)]
+    assert cli.main(argv) == 0
+    (run_dir,) = out.iterdir()
+    by = {r.cell.precision: r for r in load_run(run_dir).results}
+    for precision, policy in (("amp-bf16", "mixed_bfloat16"), ("bf16", "bfloat16")):
+        r = by[precision]
+        assert r.status.value == "ok", r.outcome
+        assert r.setup.framework_settings["keras_dtype_policy"] == policy
+        # Really in bfloat16: far off float32's error, inside the policy's tolerance; and
+        # the float32 eager output it is set beside is Keras's own (keras-jax-eager).
+        assert 1e-4 < r.parity.parity_max_rel_err <= r.parity.parity_tolerance
+        assert r.parity.parity_float32_eager_err < 1e-5
+    assert list((run_dir / "expected").glob("*-keras-jax-eager-float32.npz"))
+
+
+@pytest.mark.framework
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_the_keras_model_under_keras_s_torch_compile(tmp_path):
     rows, _ = run_cells(tmp_path, "keras-torch-compile", "infer,train")

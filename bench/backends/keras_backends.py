@@ -19,6 +19,20 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.backends.base import ADAM, Backend
+from bench.matrix.precision import LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
+
+# graphbench's precisions as Keras dtype policies, set before the model is built so every
+# layer takes it: Keras's mixed policies keep float32 variables and compute in the low
+# precision (Keras keeps normalisation statistics and softmax in float32 under them);
+# ``bfloat16`` stores the variables in bfloat16 too. TF32 is the framework's own switch,
+# set by its eager backend's configure (CUDA only, as every tf32 cell).
+KERAS_POLICY = {
+    "float32": "float32",
+    "tf32": "float32",
+    "amp-bf16": "mixed_bfloat16",
+    "bf16": "bfloat16",
+    "amp-fp16": "mixed_float16",
+}
 
 # The framework's own eager backend, whose configure/probe facts a Keras backend shares.
 NATIVE = {
@@ -59,10 +73,12 @@ class KerasBackend(Backend):
         native = _native(cls.keras_backend).configure(device, threads, precision)
         keras = _keras(cls.keras_backend)
         keras.config.set_floatx("float32")
+        keras.config.set_dtype_policy(KERAS_POLICY[precision])
         return {
             **native,
             "keras_version": keras.__version__,
             "keras_backend": keras.backend.backend(),
+            "keras_dtype_policy": keras.config.dtype_policy().name,
             "jit_compile": cls.jit_compile,
             "run_eagerly": cls.run_eagerly,
         }
@@ -97,18 +113,21 @@ class KerasBackend(Backend):
         strategy: str = "exact",
         precision: str = "float32",
     ) -> None:
-        if precision != "float32":
-            raise ValueError(
-                f"{self.name} runs float32 only here (Keras's mixed-precision policies are "
-                f"not mapped onto graphbench's precisions yet); got {precision}"
-            )
         keras = _keras(self.keras_backend)
         impl = self.implementation(model, "keras")
         self.impl, self.cfg, self.mode = impl, cfg, mode
-        self.model = impl.build(cfg, params)
+        self.model = impl.build(cfg, params)  # under the policy configure set
         optimizer = keras.optimizers.Adam(
             learning_rate=ADAM.lr, beta_1=ADAM.beta1, beta_2=ADAM.beta2, epsilon=ADAM.eps
         )
+        if KERAS_POLICY[precision] == "mixed_float16":
+            # Keras would wrap it itself, from 2^15: graphbench's dynamic loss scaling
+            # starts at LOSS_SCALE_INIT in every framework.
+            optimizer = keras.optimizers.LossScaleOptimizer(
+                optimizer,
+                initial_scale=LOSS_SCALE_INIT,
+                dynamic_growth_steps=LOSS_SCALE_GROWTH_INTERVAL,
+            )
         self.model.compile(
             optimizer=optimizer,
             loss=impl.keras_loss(cfg),

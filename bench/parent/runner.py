@@ -262,11 +262,12 @@ class Runner:
         if cell.precision == "float32" or not scenario.compares_eager_float32:
             return None
         name = scenario.reference_name(cell, self.settings.seed)
-        name = name.replace(".npz", f"-{cell.framework}-eager-float32.npz")
+        eager = backends.eager_counterpart(cell.backend)  # one file per eager backend
+        name = name.replace(".npz", f"-{eager}-float32.npz")
         python = self.pythons.get(cell.framework, sys.executable)
         job = [python, "-m", "bench.worker.expected"]
         env = worker_env(cell, self.settings)
-        what = f"{cell.framework} float32 eager output"
+        what = f"{eager} float32 output"
         return self._reference(cell, name, job, env, what, eager32=True)
 
     def _reference(

@@ -57,7 +57,9 @@ class FixedShapesMeasure(ScenarioMeasure):
     def eager_float32(self, cell: Cell, seed: int) -> dict[str, np.ndarray]:
         from bench import backends  # the worker's registry: frameworks load from it
 
-        cls = backends.load(backends.eager_baseline(cell.framework))
+        # The eager backend the cell is compared with: its framework's, or a Keras cell's
+        # eager Keras backend on the same KERAS_BACKEND (a Keras model is not a torch module).
+        cls = backends.load(backends.eager_counterpart(cell.backend))
         cls.configure("cpu", 1, "float32")
         cfg, params, batch = inputs(cell.model, cell.profile, cell.batch_size, seed)
         b = cls()
