@@ -67,9 +67,15 @@ def _where_cells_ran(run: Run) -> list[tuple[str, str]]:
         if g is None or not g.gpu_uuid:
             continue
         power = f"{g.gpu_power_limit_w:g} W" if g.gpu_power_limit_w is not None else "–"
+        if g.gpu_max_sm_clock_mhz is not None or g.gpu_sm_clock_mhz is None:
+            clocks = (
+                f"max SM {_text(g.gpu_max_sm_clock_mhz)} MHz, "
+                f"memory {_text(g.gpu_max_memory_clock_mhz)} MHz"
+            )
+        else:  # an older record: the clocks at worker start
+            clocks = f"SM {g.gpu_sm_clock_mhz} MHz, memory {g.gpu_memory_clock_mhz} MHz"
         gpus[g.gpu_uuid] = (
-            f"GPU {g.gpu_index} {g.gpu_name} ({g.gpu_uuid}), SM {g.gpu_sm_clock_mhz} MHz, "
-            f"memory {g.gpu_memory_clock_mhz} MHz, power limit {power}"
+            f"GPU {g.gpu_index} {g.gpu_name} ({g.gpu_uuid}), {clocks}, power limit {power}"
         )
     throttled = sorted({t for r in run.results if r.gpu for t in r.gpu.gpu_throttle_reasons})
     used = sorted({r.process.executor for r in run.results if r.process and r.process.executor})
