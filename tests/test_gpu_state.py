@@ -14,7 +14,7 @@ from bench.analysis import metrics
 from bench.backends import torch_cudagraphs
 from bench.matrix.cells import Cell
 from bench.parent import environment
-from bench.results.record import CellResult, Gpu, Outcome, Status, Steady
+from bench.results.record import CellResult, Gpu, Outcome, Passes, Status, Steady
 from bench.worker.contention import CpuWatch
 from bench.worker.main import gpu_of
 from bench.worker.window import SampleWindow
@@ -148,6 +148,13 @@ def test_energy_per_step_needs_an_energy_counter_and_steps():
     steady = Steady(samples_ms=[1.0], pipeline_steps=3, pipeline_s=0.1)
     r = CellResult("run", cell(), outcome=Outcome(Status.OK), steady=steady, gpu=Gpu())
     assert metrics.energy_per_step_j(r) is None and metrics.gpu_during_samples(r) == {}
+
+
+def test_a_streams_energy_per_step_is_over_its_second_pass():
+    passes = Passes(steady_step_ms=[2.0] * 8)
+    g = Gpu(gpu_samples_energy_mj=4_000)
+    r = CellResult("run", cell(), outcome=Outcome(Status.OK), passes=passes, gpu=g)
+    assert metrics.energy_per_step_j(r) == pytest.approx(0.5)
 
 
 def test_an_old_gpu_record_still_loads():

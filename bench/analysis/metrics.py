@@ -387,15 +387,19 @@ def gpu_during_samples(r: CellResult) -> dict[str, Spread]:
 
 def energy_per_step_j(r: CellResult) -> float | None:
     """Joules the GPU used per step while the samples ran: gpu_samples_energy_mj / 1000 /
-    (timed samples + pipelined steps), the steps between the energy counter's two readings.
-    None where the GPU has no total-energy counter.
+    the steps between the energy counter's two readings (a fixed-shape cell's timed samples
+    and pipelined steps; a stream's second pass). None where the GPU has no total-energy
+    counter.
 
-    Reads: status, gpu_samples_energy_mj, samples_ms, pipeline_steps
+    Reads: status, gpu_samples_energy_mj, samples_ms, pipeline_steps, steady_step_ms
     """
-    g, s = r.gpu, r.steady
-    if not r.ok or g is None or g.gpu_samples_energy_mj is None or s is None:
+    g = r.gpu
+    if not r.ok or g is None or g.gpu_samples_energy_mj is None:
         return None
-    steps = len(s.samples_ms) + (s.pipeline_steps or 0)
+    if r.steady is not None:
+        steps = len(r.steady.samples_ms) + (r.steady.pipeline_steps or 0)
+    else:
+        steps = len(r.passes.steady_step_ms) if r.passes is not None else 0
     return g.gpu_samples_energy_mj / 1000 / steps if steps else None
 
 
