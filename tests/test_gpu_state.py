@@ -297,7 +297,7 @@ def test_a_loaded_gpu_is_sampled_at_its_working_clocks():
     run(2)  # started, compiled, warm
     with nvml.ProcessSampler() as s:
         s.start_window()
-        for _ in range(20):
+        for _ in range(60):  # about a second and a half on an H100-class GPU
             run(10)
         s.stop_window()
     w = s.window

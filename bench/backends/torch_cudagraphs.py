@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-EVIDENCE = (
-    "torch.cuda.CUDAGraph.replay calls counted per step; Inductor's CUDA-graph tree "
-    "(graphs recorded, re-recordings) and counters['inductor']['cudagraph_skips']"
-)
+# What the verdict rests on, in a record's few words.
+EVIDENCE = "CUDAGraph.replay calls per step; Inductor's cudagraph tree and cudagraph_skips"
 
 
 class ReplayCounter:
