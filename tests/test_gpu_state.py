@@ -338,3 +338,30 @@ def test_cuda_graphs_are_observed_replaying(backend, mode):
     assert report["used"] is True, report
     assert report["replays"] >= 5 and report["last_step_replayed"] is True
     assert report["graphs_recorded"] and report["graphs_recorded"] >= 1
+
+
+def test_the_fixed_scenario_opens_the_gpu_window_around_its_samples_only(fake):
+    """Each step uses 100 mJ: the window's energy is that of the timed and pipelined
+    steps, none of the first call's or the warm-up's."""
+    import numpy as np
+
+    from bench.worker.scenarios import fixed
+    from tests.fakes import NoopBackend, measurement
+
+    class EnergyBackend(NoopBackend):
+        def step(self, inputs):
+            fake.energy_mj += 100
+            return super().step(inputs)
+
+    clock = FakeClock()
+    backend = EnergyBackend(clock, output=np.zeros(2))
+    with sampler(clock) as s:
+        m, _ = measurement(cell(), backend, {"output": np.zeros(2)}, clock)
+        m.watch = SampleWindow(CpuWatch(sorted(os.sched_getaffinity(0))), None, s)
+        backend.step(None)  # the first call, outside the window
+        fixed.steady_state(m, None)
+    steady = m.result.steady
+    assert steady is not None and steady.warmup_ms and steady.pipeline_steps
+    steps = len(steady.samples_ms) + steady.pipeline_steps
+    assert s.window is not None and s.window.energy_mj == 100 * steps
+    assert backend.n_steps == 1 + len(steady.warmup_ms) + steps
