@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from bench.analysis import metrics
 from bench.analysis.compare import short_commit
 from bench.results.run_meta import Environment, RunMeta
 from bench.results.store import Run
@@ -86,6 +87,28 @@ def _where_cells_ran(run: Run) -> list[tuple[str, str]]:
     if gpus:
         out.append(("GPUs the cells ran on", "; ".join(gpus.values())))
         out.append(("clock limits seen (NVML)", ", ".join(throttled) or "none"))
+        out.extend(_gpu_during_samples(run))
+    return out
+
+
+def _gpu_during_samples(run: Run) -> list[tuple[str, str]]:
+    """The GPU's clocks, power and clock limits while the cells took their samples (NVML,
+    bench.analysis.metrics.gpu_during_samples), over every cell that has readings."""
+    spreads = [metrics.gpu_during_samples(r) for r in run.results]
+    out = []
+    for label in metrics.GPU_SAMPLED:
+        seen = [s[label] for s in spreads if label in s]
+        if seen:
+            low, high = min(x.min for x in seen), max(x.max for x in seen)
+            medians = sorted(x.median for x in seen)
+            text = f"cells' medians {medians[0]:g} to {medians[-1]:g}, readings {low:g} to {high:g}"
+            out.append((f"{label} during the samples ({len(seen)} cells)", text))
+    sampled = [r.gpu for r in run.results if r.gpu and r.gpu.gpu_sm_clock_samples_mhz]
+    if sampled:
+        during = sorted({t for g in sampled for t in g.gpu_throttle_reasons_samples})
+        outside = sorted({t for g in sampled for t in g.gpu_throttle_reasons_outside_samples})
+        out.append(("clock limits during the samples", ", ".join(during) or "none"))
+        out.append(("clock limits outside the samples only", ", ".join(outside) or "none"))
     return out
 
 

@@ -365,3 +365,28 @@ def test_the_fixed_scenario_opens_the_gpu_window_around_its_samples_only(fake):
     steps = len(steady.samples_ms) + steady.pipeline_steps
     assert s.window is not None and s.window.energy_mj == 100 * steps
     assert backend.n_steps == 1 + len(steady.warmup_ms) + steps
+
+
+def test_the_reports_environment_gives_the_gpu_during_the_samples():
+    from dataclasses import replace
+
+    from bench.results.store import Run, load_run
+    from report import envinfo
+    from tests.report_fixtures import CUDA_RUN
+
+    run = load_run(CUDA_RUN)
+    g = Gpu(
+        gpu_uuid="GPU-0",
+        gpu_name="NVIDIA H200",
+        gpu_max_sm_clock_mhz=1980,
+        gpu_sm_clock_samples_mhz=[1980, 1965, 1755],
+        gpu_throttle_reasons_samples=["SwPowerCap"],
+        gpu_throttle_reasons_outside_samples=["HwSlowdown"],
+    )
+    results = [replace(r, gpu=g) for r in run.results]
+    facts = dict(envinfo.describe(Run(run.path, run.meta, results, [])).facts)
+    assert "max SM 1980 MHz" in facts["GPUs the cells ran on"]
+    sm = facts[f"SM clock MHz during the samples ({len(results)} cells)"]
+    assert sm == "cells' medians 1965 to 1965, readings 1755 to 1980"
+    assert facts["clock limits during the samples"] == "SwPowerCap"
+    assert facts["clock limits outside the samples only"] == "HwSlowdown"
