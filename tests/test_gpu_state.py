@@ -197,16 +197,20 @@ def test_replays_are_counted_per_step_once_installed():
         pass
 
     counter = torch_cudagraphs.install(Graph)
-    assert torch_cudagraphs.install(Graph) is counter  # installed once
     g = Graph()
     counter.step(lambda: None)  # a warm-up step, run eagerly
     counter.step(lambda: (g.replay(), g.replay()))  # forward and backward graphs
     assert (counter.replays, counter.steps, counter.steps_replayed) == (2, 2, 1)
     assert counter.last_step_replayed is True
+    # A second backend in the same process: the class is wrapped once, its tally its own.
+    second = torch_cudagraphs.install(Graph)
+    assert second.counter is counter.counter and second.replays == 0
+    second.step(g.replay)
+    assert (second.replays, counter.replays, second.steps) == (1, 3, 1)
 
 
 def test_cuda_graphs_are_used_only_when_replays_were_seen_in_the_last_step():
-    counter = torch_cudagraphs.ReplayCounter()
+    counter = torch_cudagraphs.StepReplays(torch_cudagraphs.ReplayCounter())
     tree = {"graphs_recorded": 1, "rerecordings": 0}
     for _ in range(3):
         counter.step(lambda: None)

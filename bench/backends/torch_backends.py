@@ -266,7 +266,7 @@ CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 class TorchCompile(TorchBackend):
     name = "torch-compile"
     compile_mode: str | None = None  # inductor's default
-    replays: torch_cudagraphs.ReplayCounter | None = None  # where CUDA graphs are used
+    replays: torch_cudagraphs.StepReplays | None = None  # where CUDA graphs are used
 
     @property
     def uses_cuda_graphs(self) -> bool:

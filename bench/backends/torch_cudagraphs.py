@@ -18,13 +18,10 @@ EVIDENCE = "CUDAGraph.replay calls per step; Inductor's cudagraph tree and cudag
 
 
 class ReplayCounter:
-    """Counts the replays of a CUDA-graph class, and the steps that replayed any."""
+    """Counts the replays of a CUDA-graph class in this process."""
 
     def __init__(self) -> None:
         self.replays = 0
-        self.steps = 0
-        self.steps_replayed = 0
-        self.last_step_replayed: bool | None = None
 
     def wrap(self, replay: Callable[..., Any]) -> Callable[..., Any]:
         counter = self
@@ -36,26 +33,41 @@ class ReplayCounter:
         counted_replay.counted_by = counter  # type: ignore[attr-defined]
         return counted_replay
 
+
+class StepReplays:
+    """One backend's steps and the replays they made (the process's counter is shared by
+    every backend built in it: a test may build several)."""
+
+    def __init__(self, counter: ReplayCounter) -> None:
+        self.counter = counter
+        self.start = counter.replays
+        self.steps = 0
+        self.steps_replayed = 0
+        self.last_step_replayed: bool | None = None
+
+    @property
+    def replays(self) -> int:
+        return self.counter.replays - self.start
+
     def step(self, run: Callable[[], Any]) -> Any:
         """Run one step, noting whether it replayed a graph."""
-        before = self.replays
+        before = self.counter.replays
         out = run()
         self.steps += 1
-        self.last_step_replayed = self.replays > before
+        self.last_step_replayed = self.counter.replays > before
         self.steps_replayed += self.last_step_replayed
         return out
 
 
-def install(graph_cls: type) -> ReplayCounter:
-    """Count ``graph_cls.replay`` in this process (once: a second call returns the same
-    counter)."""
+def install(graph_cls: type) -> StepReplays:
+    """Count ``graph_cls.replay`` in this process (wrapped once, however often asked), and a
+    tally of the steps of one backend from now on."""
     replay = graph_cls.replay  # type: ignore[attr-defined]
-    existing = getattr(replay, "counted_by", None)
-    if isinstance(existing, ReplayCounter):
-        return existing
-    counter = ReplayCounter()
-    graph_cls.replay = counter.wrap(replay)  # type: ignore[attr-defined]
-    return counter
+    counter = getattr(replay, "counted_by", None)
+    if not isinstance(counter, ReplayCounter):
+        counter = ReplayCounter()
+        graph_cls.replay = counter.wrap(replay)  # type: ignore[attr-defined]
+    return StepReplays(counter)
 
 
 def tree_facts(manager: Any) -> dict[str, int | None]:
@@ -77,7 +89,7 @@ def tree_facts(manager: Any) -> dict[str, int | None]:
 
 
 def evidence(
-    counter: ReplayCounter | None,
+    counter: StepReplays | None,
     inductor: Mapping[str, int],
     skip_reasons: list[str],
     tree: Mapping[str, int | None],
