@@ -108,12 +108,21 @@ def _throttle_names(nvml: Any, mask: int) -> list[str]:
     return sorted({name for bit, name in throttle_table(nvml) if mask & bit})
 
 
+MASK_QUERIES = (
+    "nvmlDeviceGetCurrentClocksEventReasons",
+    "nvmlDeviceGetCurrentClocksThrottleReasons",
+)
+
+
 def _throttle_mask(nvml: Any, handle: Any) -> int | None:
-    """The current clock-limiting mask (NVML 12.x renamed the query; both answer the same)."""
-    query = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or getattr(
-        nvml, "nvmlDeviceGetCurrentClocksThrottleReasons", None
-    )
-    return None if query is None else _call(query, handle)
+    """The current clock-limiting mask. NVML 12 renamed the query (the bits are the same);
+    a driver older than the binding lacks the new name, so the old one is asked next."""
+    for name in MASK_QUERIES:
+        query = getattr(nvml, name, None)
+        mask = None if query is None else _call(query, handle)
+        if mask is not None:
+            return mask
+    return None
 
 
 def _call(fn: Any, *args: Any) -> Any:
