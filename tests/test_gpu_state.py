@@ -394,3 +394,18 @@ def test_the_reports_environment_gives_the_gpu_during_the_samples():
     assert sm == "cells' medians 1965 to 1965, readings 1755 to 1980"
     assert facts["clock limits during the samples"] == "SwPowerCap"
     assert facts["clock limits outside the samples only"] == "HwSlowdown"
+
+
+def test_every_nvml_query_made_and_faked_exists_in_the_real_binding():
+    """The fake answers only what nvidia-ml-py really has, and bench.nvml asks only that
+    (the binding imports without a driver)."""
+    import inspect
+    import re
+
+    real = pytest.importorskip("pynvml")
+    asked = set(re.findall(r"nvml\.(nvml\w+|NVML_\w+)", inspect.getsource(nvml)))
+    asked |= set(nvml.MASK_QUERIES)
+    faked = {n for n in vars(fake_nvml.FakeNvml) if n.startswith(("nvml", "NVML_"))}
+    assert len(asked) > 20
+    missing = sorted(n for n in asked | faked if not hasattr(real, n))
+    assert not missing, f"not in nvidia-ml-py: {missing}"
