@@ -187,7 +187,8 @@ class Steady(Group):
     pipeline_steps: int | None = _f(1)
     pipeline_s: float | None = _f(0)
     compilations: int | None = _f(0)
-    # CUDA-graph backends: asked for, really used, and why not (Backend.cuda_graphs).
+    # CUDA-graph backends: asked for, really used (replays observed), the counts that
+    # show it, and why not (Backend.cuda_graphs; docs/gpu.md, CUDA graphs, observed).
     cuda_graphs: dict[str, Any] | None = None
 
 
