@@ -110,11 +110,11 @@ def gpu_of(start: gpu.GpuState | None, sampler: gpu.ProcessSampler | None) -> Gp
     if start is None:
         return None
     end = gpu.state()
-    seen = sampler.throttle_reasons if sampler else set()
-    reasons = set(start.throttle_reasons) | seen | set(end.throttle_reasons if end else ())
+    at_ends = set(start.throttle_reasons) | set(end.throttle_reasons if end else ())
+    reasons = at_ends | (sampler.throttle_reasons if sampler else set())
     window = sampler.window if sampler else None
     during = window.throttle_reasons if window else set()
-    outside = set(start.throttle_reasons) | (sampler.throttle_reasons_outside if sampler else set())
+    outside = at_ends | (sampler.throttle_reasons_outside if sampler else set())
     return Gpu(
         gpu_index=start.index,
         gpu_uuid=start.uuid,
