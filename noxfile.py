@@ -416,13 +416,14 @@ def bench_gpu(session: nox.Session) -> None:
 
 @nox.session(name="tests-gpu", default=False)
 def tests_gpu(session: nox.Session) -> None:
-    """The GPU tests (tests/test_gpu.py) inside each framework's CUDA environment."""
+    """The GPU tests (tests/test_gpu.py, tests/test_gpu_state.py) inside each framework's
+    CUDA environment."""
     _require_gpu(session, "tests-gpu")
     for framework in GPU_FRAMEWORKS:
         python = _gpu_env(session, framework)
         session.log(f"GPU tests of {framework} in {python}")
-        session.run(python, "-m", "pytest", "-m", "gpu", "tests/test_gpu.py", *session.posargs,
-                    external=True)  # fmt: skip
+        session.run(python, "-m", "pytest", "-m", "gpu", "tests/test_gpu.py",
+                    "tests/test_gpu_state.py", *session.posargs, external=True)  # fmt: skip
 
 
 @nox.session(name="lock-gpu", default=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from bench.analysis import metrics
 from bench.analysis.compare import short_commit
 from bench.results.run_meta import Environment, RunMeta
 from bench.results.store import Run
@@ -67,9 +68,15 @@ def _where_cells_ran(run: Run) -> list[tuple[str, str]]:
         if g is None or not g.gpu_uuid:
             continue
         power = f"{g.gpu_power_limit_w:g} W" if g.gpu_power_limit_w is not None else "–"
+        if g.gpu_max_sm_clock_mhz is not None or g.gpu_sm_clock_mhz is None:
+            clocks = (
+                f"max SM {_text(g.gpu_max_sm_clock_mhz)} MHz, "
+                f"memory {_text(g.gpu_max_memory_clock_mhz)} MHz"
+            )
+        else:  # an older record: the clocks at worker start
+            clocks = f"SM {g.gpu_sm_clock_mhz} MHz, memory {g.gpu_memory_clock_mhz} MHz"
         gpus[g.gpu_uuid] = (
-            f"GPU {g.gpu_index} {g.gpu_name} ({g.gpu_uuid}), SM {g.gpu_sm_clock_mhz} MHz, "
-            f"memory {g.gpu_memory_clock_mhz} MHz, power limit {power}"
+            f"GPU {g.gpu_index} {g.gpu_name} ({g.gpu_uuid}), {clocks}, power limit {power}"
         )
     throttled = sorted({t for r in run.results if r.gpu for t in r.gpu.gpu_throttle_reasons})
     used = sorted({r.process.executor for r in run.results if r.process and r.process.executor})
@@ -80,6 +87,28 @@ def _where_cells_ran(run: Run) -> list[tuple[str, str]]:
     if gpus:
         out.append(("GPUs the cells ran on", "; ".join(gpus.values())))
         out.append(("clock limits seen (NVML)", ", ".join(throttled) or "none"))
+        out.extend(_gpu_during_samples(run))
+    return out
+
+
+def _gpu_during_samples(run: Run) -> list[tuple[str, str]]:
+    """The GPU's clocks, power and clock limits while the cells took their samples (NVML,
+    bench.analysis.metrics.gpu_during_samples), over every cell that has readings."""
+    spreads = [metrics.gpu_during_samples(r) for r in run.results]
+    out = []
+    for label in metrics.GPU_SAMPLED:
+        seen = [s[label] for s in spreads if label in s]
+        if seen:
+            low, high = min(x.min for x in seen), max(x.max for x in seen)
+            medians = sorted(x.median for x in seen)
+            text = f"cells' medians {medians[0]:g} to {medians[-1]:g}, readings {low:g} to {high:g}"
+            out.append((f"{label} during the samples ({len(seen)} cells)", text))
+    sampled = [r.gpu for r in run.results if r.gpu and r.gpu.gpu_sm_clock_samples_mhz]
+    if sampled:
+        during = sorted({t for g in sampled for t in g.gpu_throttle_reasons_samples})
+        outside = sorted({t for g in sampled for t in g.gpu_throttle_reasons_outside_samples})
+        out.append(("clock limits during the samples", ", ".join(during) or "none"))
+        out.append(("clock limits outside the samples only", ", ".join(outside) or "none"))
     return out
 
 

@@ -50,9 +50,11 @@ if behaviour == "kill-parent-once":
         sys.exit(1)
 
 if behaviour == "ok" and "FAKE_WORKER_LOG" in os.environ:
-    # Which phase ran, with which compile-cache directory (the runner's environment).
+    # Which phase ran, with which compile-cache directory and CUDA driver JIT cache (the
+    # runner's environment).
     with open(os.environ["FAKE_WORKER_LOG"], "a") as log:
-        log.write(f"{job['phase']} {os.environ.get('JAX_COMPILATION_CACHE_DIR')}\n")
+        caches = (os.environ.get(n) for n in ("JAX_COMPILATION_CACHE_DIR", "CUDA_CACHE_PATH"))
+        log.write(" ".join([job["phase"], *map(str, caches)]) + "\n")
 
 if behaviour == "ok" and job["phase"] == "warm":
     write(status="ok", build_s=0.05, first_call_s=0.25)

@@ -155,9 +155,12 @@ def test_backend_with_a_persistent_cache_gets_a_warm_start_from_the_same_cache(
     eager_cold, jit_cold, jit_warm = (line.split() for line in log.read_text().splitlines())
     # No warm worker for an eager backend, and no persistent cache at all: for op-by-op
     # JAX it would only add writes.
-    assert eager_cold == ["cold", "None"]
+    assert eager_cold[:2] == ["cold", "None"]
     assert (jit_cold[0], jit_warm[0]) == ("cold", "warm")
     assert jit_cold[1] == jit_warm[1] and jit_cold[1].endswith("/jax")  # the same cache
+    # The CUDA driver's JIT cache: every cell its own, eager too; the warm worker its cold's.
+    assert eager_cold[2].endswith("/cuda-jit") and jit_cold[2].endswith("/cuda-jit")
+    assert eager_cold[2] != jit_cold[2] and jit_warm[2] == jit_cold[2]
 
     assert eager_result.warm.warm_start.startswith("no persistent compile cache")
     assert eager_result.warm.first_call_warm_s is None

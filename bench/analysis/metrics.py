@@ -348,6 +348,61 @@ def impossible(r: CellResult, device_peak: object) -> bool:
     return fraction is not None and fraction > IMPOSSIBLE_FRACTION
 
 
+@dataclass(frozen=True)
+class Spread:
+    """The smallest, median and largest of a counter's readings."""
+
+    min: float
+    median: float
+    max: float
+
+
+# The GPU counters sampled during the samples (bench.nvml.ProcessSampler), by what they are.
+GPU_SAMPLED = {
+    "SM clock MHz": "gpu_sm_clock_samples_mhz",
+    "memory clock MHz": "gpu_memory_clock_samples_mhz",
+    "power W": "gpu_power_samples_w",
+    "GPU utilisation %": "gpu_utilization_samples_pct",
+    "memory utilisation %": "gpu_memory_utilization_samples_pct",
+}
+
+
+def gpu_during_samples(r: CellResult) -> dict[str, Spread]:
+    """Min, median and max of each GPU counter NVML read (every 100 ms) while the cell's
+    samples ran; a counter with no reading is left out.
+
+    Reads: gpu_sm_clock_samples_mhz, gpu_memory_clock_samples_mhz, gpu_power_samples_w,
+    gpu_utilization_samples_pct, gpu_memory_utilization_samples_pct
+    """
+    g = r.gpu
+    if g is None:
+        return {}
+    out = {}
+    for label, name in GPU_SAMPLED.items():
+        values = getattr(g, name)
+        if values:
+            out[label] = Spread(float(min(values)), float(np.median(values)), float(max(values)))
+    return out
+
+
+def energy_per_step_j(r: CellResult) -> float | None:
+    """Joules the GPU used per step while the samples ran: gpu_samples_energy_mj / 1000 /
+    the steps between the energy counter's two readings (a fixed-shape cell's timed samples
+    and pipelined steps; a stream's second pass). None where the GPU has no total-energy
+    counter.
+
+    Reads: status, gpu_samples_energy_mj, samples_ms, pipeline_steps, steady_step_ms
+    """
+    g = r.gpu
+    if not r.ok or g is None or g.gpu_samples_energy_mj is None:
+        return None
+    if r.steady is not None:
+        steps = len(r.steady.samples_ms) + (r.steady.pipeline_steps or 0)
+    else:
+        steps = len(r.passes.steady_step_ms) if r.passes is not None else 0
+    return g.gpu_samples_energy_mj / 1000 / steps if steps else None
+
+
 def settle_steps(warmup_ms: list[float], samples_ms: list[float]) -> int:
     """How many warm-up steps the step time took to settle: the number of warm-up steps
     before the first one from which every warm-up step is at most max(SETTLE_FACTOR x
@@ -904,6 +959,18 @@ DEFINITIONS: dict[str, Definition] = {
         "than the device did in a large matmul, so the step's timing or its FLOP count is "
         "wrong (or the peak was measured on a busy machine)",
         impossible,
+    ),
+    "energy_per_step": _d(
+        "J/step",
+        "GPU energy per step during the samples: NVML's total-energy counter's difference "
+        "over the timed and pipelined steps / their number",
+        energy_per_step_j,
+    ),
+    "gpu_during_samples": _d(
+        "GPU during samples",
+        "min, median and max of the SM and memory clocks, power draw and utilisation NVML "
+        "read every 100 ms while the samples ran",
+        gpu_during_samples,
     ),
     "total_s": _d(
         "total s", "the whole stream's wall time, first pass, compilations included", total_s

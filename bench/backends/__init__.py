@@ -15,7 +15,13 @@ import importlib.util
 from typing import TYPE_CHECKING
 
 # The tables themselves are plain data in their own file (the noxfile reads it by path).
-from bench.backends.registry import BACKENDS, FRAMEWORKS, BackendInfo, FrameworkInfo
+from bench.backends.registry import (
+    BACKENDS,
+    DRIVER_CACHE_ENV,
+    FRAMEWORKS,
+    BackendInfo,
+    FrameworkInfo,
+)
 
 if TYPE_CHECKING:
     from bench.backends.base import Backend
@@ -45,6 +51,18 @@ def for_device(device: str) -> tuple[str, ...]:
 
 def framework(name: str) -> FrameworkInfo:
     return FRAMEWORKS[name]
+
+
+def cache_env(backend_name: str) -> dict[str, str]:
+    """The compile-cache variables a cell's workers get (``{cache_dir}`` to fill in): its
+    framework's whole ``cache_env`` where the backend's compilation persists between
+    processes, else the CUDA driver's JIT cache alone (DRIVER_CACHE_ENV: an eager cell's
+    kernels are compiled by the driver too)."""
+    info = get(backend_name)
+    env = framework(info.framework).cache_env
+    if info.persistent_cache:
+        return dict(env)
+    return {name: value for name, value in env.items() if name in DRIVER_CACHE_ENV}
 
 
 def eager_baseline(framework_name: str) -> str:

@@ -168,8 +168,8 @@ class Backend(abc.ABC):
         return None
 
     def cuda_graphs(self) -> dict[str, Any] | None:
-        """Whether CUDA graphs were asked for and really used (and why not); None where the
-        backend does not use them."""
+        """Whether CUDA graphs were asked for and really used, from evidence (replays seen
+        in the steps), and why not; None where the backend does not use them."""
         return None
 
     @classmethod

@@ -49,9 +49,15 @@ class FrameworkInfo:
     # Where it keeps compiled artefacts between processes. The runner points them at a
     # directory of the cell's own: the first worker starts with it empty (cold), a second
     # worker of the same cell finds what the first left (warm). ``{cache_dir}`` is filled in.
+    # Every CUDA framework's holds DRIVER_CACHE_ENV, which every cell gets, eager ones too.
     cache_env: dict[str, str] = field(default_factory=dict)
     profiler: str = ""  # what ``--trace`` records with (Backend.trace)
 
+
+# The CUDA driver's JIT cache of PTX compiled for this GPU (~/.nv/ComputeCache by default),
+# which every CUDA process shares: per cell, so one cell's cold start is not warm because
+# another cell compiled the same kernels before it.
+DRIVER_CACHE_ENV = {"CUDA_CACHE_PATH": "{cache_dir}/cuda-jit"}
 
 FRAMEWORKS: dict[str, FrameworkInfo] = {
     info.name: info
@@ -71,6 +77,7 @@ FRAMEWORKS: dict[str, FrameworkInfo] = {
             cache_env={
                 "TORCHINDUCTOR_CACHE_DIR": "{cache_dir}/inductor",
                 "TRITON_CACHE_DIR": "{cache_dir}/triton",
+                **DRIVER_CACHE_ENV,
             },
             profiler="torch.profiler",
         ),
@@ -102,6 +109,7 @@ FRAMEWORKS: dict[str, FrameworkInfo] = {
                 "JAX_COMPILATION_CACHE_DIR": "{cache_dir}/jax",
                 "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
                 "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+                **DRIVER_CACHE_ENV,
             },
             profiler="jax.profiler.trace",
         ),
@@ -120,7 +128,10 @@ FRAMEWORKS: dict[str, FrameworkInfo] = {
             start_s=4.0,
             # TF_FORCE_GPU_ALLOW_GROWTH: grow GPU memory on demand rather than take it all.
             worker_env={"TF_CPP_MIN_LOG_LEVEL": "1", "TF_FORCE_GPU_ALLOW_GROWTH": "true"},
-            cache_env={"TF_XLA_FLAGS": "--tf_xla_persistent_cache_directory={cache_dir}/xla"},
+            cache_env={
+                "TF_XLA_FLAGS": "--tf_xla_persistent_cache_directory={cache_dir}/xla",
+                **DRIVER_CACHE_ENV,
+            },
             profiler="tf.profiler.experimental",
         ),
     )

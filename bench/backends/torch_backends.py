@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 import models
+from bench.backends import torch_cudagraphs
 from bench.backends.base import ADAM, Backend
 from bench.matrix.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
 from bench.matrix.precision import get as precision_policy
@@ -258,16 +259,39 @@ class TorchEager(TorchBackend):
     name = "torch-eager"
 
 
+# The torch.compile modes in which Inductor records and replays CUDA graphs (on CUDA).
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+
+
 class TorchCompile(TorchBackend):
     name = "torch-compile"
     compile_mode: str | None = None  # inductor's default
+    replays: torch_cudagraphs.StepReplays | None = None  # where CUDA graphs are used
+
+    @property
+    def uses_cuda_graphs(self) -> bool:
+        return self.compile_mode in CUDA_GRAPH_MODES and self.device.type == "cuda"
 
     def wrap(self, fn, mode: str):
         # The whole step is handed to dynamo: in train mode it breaks the graph at
         # backward(), compiles forward+backward through AOTAutograd and the optimizer
         # step as its own graph.
         dynamic = True if self.strategy == "dynamic" else None  # None: dynamo's default
+        if self.uses_cuda_graphs:  # count the replays: cuda_graphs() reports what happened
+            self.replays = torch_cudagraphs.install(torch.cuda.CUDAGraph)
         return torch.compile(fn, mode=self.compile_mode, dynamic=dynamic)
+
+    def step(self, inputs):
+        if not self.uses_cuda_graphs:
+            return super().step(inputs)
+        # CUDA-graph trees reuse output memory between replays; mark each step's start so a
+        # training loop's previous outputs are not treated as still alive (PyTorch's
+        # torch.compiler.cudagraph_mark_step_begin, for every mode that records graphs).
+        torch.compiler.cudagraph_mark_step_begin()
+        counter = self.replays
+        if counter is None:
+            return super().step(inputs)
+        return counter.step(lambda: super(TorchCompile, self).step(inputs))
 
     def diagnose(self):
         from bench.backends.torch_capture import DynamoDiagnosis
@@ -283,22 +307,27 @@ class TorchCompile(TorchBackend):
 
     def cuda_graphs(self) -> dict[str, Any] | None:
         """reduce-overhead, and max-autotune on CUDA, replay CUDA graphs unless Inductor
-        finds a reason not to (a CPU tensor, a mutated input...): say which it was."""
-        if self.compile_mode not in ("reduce-overhead", "max-autotune"):
+        finds a reason not to (a CPU tensor, a mutated input...): whether it did, from the
+        replays counted and Inductor's own tree and counters (bench.backends.torch_cudagraphs)."""
+        if self.compile_mode not in CUDA_GRAPH_MODES:
             return None
         if self.device.type != "cuda":
             return {"requested": False, "used": False, "why": "CUDA graphs are CUDA only"}
-        skips = int(torch._dynamo.utils.counters["inductor"]["cudagraph_skips"])
-        reasons = sorted(
-            {
-                str(m.cudagraph_skip_reason)
-                for m in torch._dynamo.utils.get_compilation_metrics()
-                if getattr(m, "cudagraph_skip_reason", None)
-            }
+        from torch._inductor import cudagraph_trees
+
+        reasons = [
+            str(m.cudagraph_skip_reason)
+            for m in torch._dynamo.utils.get_compilation_metrics()
+            if getattr(m, "cudagraph_skip_reason", None)
+        ]
+        index = self.device.index if self.device.index is not None else torch.cuda.current_device()
+        manager = cudagraph_trees.get_manager(index, create_if_none_exists=False)
+        return torch_cudagraphs.evidence(
+            self.replays,
+            torch._dynamo.utils.counters["inductor"],
+            reasons,
+            torch_cudagraphs.tree_facts(manager),
         )
-        if skips and not reasons:
-            reasons = ["not recorded: run with TORCH_LOGS=cudagraphs to see it in the log"]
-        return {"requested": True, "used": skips == 0, "skips": skips, "why": reasons}
 
 
 class TorchCompileMaxAutotune(TorchCompile):
@@ -315,12 +344,6 @@ class TorchCompileReduceOverhead(TorchCompile):
         if device != "cuda":
             return "mode='reduce-overhead' replays CUDA graphs: CUDA only"
         return super().unavailable_reason(device)
-
-    def step(self, inputs):
-        # CUDA-graph trees reuse output memory between replays; mark each step's start
-        # so a training loop's previous outputs are not treated as still alive.
-        torch.compiler.cudagraph_mark_step_begin()
-        return super().step(inputs)
 
 
 class TorchScript(TorchBackend):

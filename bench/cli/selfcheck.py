@@ -157,7 +157,7 @@ def run_child(cell: Cell, settings: Settings, rounds: int, expected: Path) -> di
         expected_path=str(expected),
         worker=(sys.executable, "-m", "bench.worker.selfcheck", str(rounds)),
         env=worker_env(cell, settings),
-        cache_env=backends.framework(cell.framework).cache_env if info.persistent_cache else {},
+        cache_env=backends.cache_env(cell.backend),
         warm_start=False,
         timeout_s=timeout_s,
     )

@@ -14,7 +14,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from bench import backends
+from bench import backends, nvml
 from bench.matrix.profiles import available_cores
 from bench.results.run_meta import Environment
 
@@ -200,6 +200,8 @@ def gpus() -> tuple[list[dict] | None, str | None]:
                     "memory_bytes": int(pynvml.nvmlDeviceGetMemoryInfo(handle).total),
                     "driver": driver,
                     "cuda_driver_version": f"{cuda // 1000}.{cuda % 1000 // 10}",
+                    # Modes, PCIe link, compute capability, SM count (None: not said).
+                    **nvml.machine_facts(pynvml, handle),
                 }
             )
     finally:

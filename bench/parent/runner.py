@@ -207,7 +207,6 @@ class Runner:
         )
 
     def task(self, cell: Cell, expected_path: Path, eager32_path: Path | None) -> CellTask:
-        framework = backends.framework(cell.framework)
         info = backends.get(cell.backend)
         python = self.pythons.get(cell.framework, sys.executable)
         worker = self.worker or (python, "-m", "bench.worker")
@@ -220,8 +219,8 @@ class Runner:
             env=worker_env(cell, self.settings),
             # Only a backend whose compilation persists gets a persistent cache: for an
             # eager backend it would only add writes (op-by-op JAX would serialise every
-            # primitive).
-            cache_env=framework.cache_env if info.persistent_cache else {},
+            # primitive). Every cell gets a CUDA driver JIT cache of its own.
+            cache_env=backends.cache_env(cell.backend),
             warm_start=scenarios.get(cell.scenario).warm_start and bool(info.persistent_cache),
             timeout_s=self.timeout_of(cell),
             trace=self.trace and cell.scenario == "fixed",

@@ -37,7 +37,10 @@ gpu             gpu_index, gpu_uuid, gpu_name, gpu_     worker.gpu_of
                 gpu_memory_clock_mhz, gpu_power_
                 limit_w, gpu_temperature_start_c,
                 gpu_temperature_end_c, gpu_
-                throttle_reasons
+                throttle_reasons, max and app
+                clocks, the samples' clocks,
+                power, utilisation, energy, window
+                and throttle reasons (in, outside)
 contention      contention, contended, load_average,    contention.measured (the worker's
                 gpu_other_processes                     samples, watched by CpuWatch)
 sentinel        sentinel_before_ms, sentinel_       SentinelWatch.group (bench.worker.
@@ -184,7 +187,8 @@ class Steady(Group):
     pipeline_steps: int | None = _f(1)
     pipeline_s: float | None = _f(0)
     compilations: int | None = _f(0)
-    # CUDA-graph backends: asked for, really used, and why not (Backend.cuda_graphs).
+    # CUDA-graph backends: asked for, really used (replays observed), the counts that
+    # show it, and why not (Backend.cuda_graphs; docs/gpu.md, CUDA graphs, observed).
     cuda_graphs: dict[str, Any] | None = None
 
 
@@ -216,13 +220,18 @@ class Memory(Group):
 
 @dataclass(frozen=True)
 class Gpu(Group):
-    """The GPU a CUDA cell ran on and its state at the start and the end (bench.nvml)."""
+    """The GPU a CUDA cell ran on, its limits, its temperature at the start and the end, and
+    what it did while the samples ran (bench.nvml.ProcessSampler, one reading every 100 ms
+    between the samples' start and end; bench.analysis.metrics.gpu_during_samples gives
+    their min, median and max)."""
 
     NAME = "gpu"
     gpu_index: int | None = None
     gpu_uuid: str | None = None
     gpu_name: str | None = None
     gpu_memory_bytes: int | None = _f(0)
+    # Old records only (no longer written): the clocks at worker start, read before the
+    # framework was imported, an idle GPU's rather than the clocks the steps ran at.
     gpu_sm_clock_mhz: int | None = None
     gpu_memory_clock_mhz: int | None = None
     gpu_power_limit_w: float | None = None
@@ -230,6 +239,26 @@ class Gpu(Group):
     gpu_temperature_end_c: int | None = None
     # Clock-limiting reasons NVML reported while the worker ran (power cap, thermal, ...).
     gpu_throttle_reasons: list[str] = field(default_factory=list)
+    # The highest clocks the GPU allows, and the application clocks it targets under load.
+    gpu_max_sm_clock_mhz: int | None = _f(0)
+    gpu_max_memory_clock_mhz: int | None = _f(0)
+    gpu_app_sm_clock_mhz: int | None = _f(0)
+    gpu_app_memory_clock_mhz: int | None = _f(0)
+    # During the samples (the timed steps and the pipelined ones), one reading per sample.
+    gpu_sm_clock_samples_mhz: list[int] = field(default_factory=list, metadata=AT_LEAST_0)
+    gpu_memory_clock_samples_mhz: list[int] = field(default_factory=list, metadata=AT_LEAST_0)
+    gpu_power_samples_w: list[float] = field(default_factory=list, metadata=AT_LEAST_0)
+    gpu_utilization_samples_pct: list[int] = field(default_factory=list, metadata=AT_LEAST_0)
+    gpu_memory_utilization_samples_pct: list[int] = field(default_factory=list, metadata=AT_LEAST_0)
+    # The clock-limiting reasons seen during the samples, and those seen only outside them
+    # (build, compilation, warm-up, teardown).
+    gpu_throttle_reasons_samples: list[str] = field(default_factory=list)
+    gpu_throttle_reasons_outside_samples: list[str] = field(default_factory=list)
+    # NVML's total-energy counter (nvmlDeviceGetTotalEnergyConsumption) at the samples' end
+    # minus at their start, millijoules (None: the GPU has no such counter), and the wall
+    # seconds between the two readings.
+    gpu_samples_energy_mj: int | None = _f(0)
+    gpu_samples_window_s: float | None = _f(0)
 
 
 # Others using more than this share of the worker's cores mark its cell contended. On a

@@ -104,23 +104,39 @@ def memory_of(backend: Backend | None, device: str, sampler: gpu.ProcessSampler 
 
 
 def gpu_of(start: gpu.GpuState | None, sampler: gpu.ProcessSampler | None) -> Gpu | None:
-    """Which GPU the worker ran on, its clocks and limits, its temperature at the start and
-    the end, and every clock-limiting reason seen meanwhile."""
+    """Which GPU the worker ran on, its clock limits, its temperature at the start and the
+    end, every clock-limiting reason seen meanwhile, and what the GPU did during the samples
+    (clocks, power, utilisation, energy: the sampler's window)."""
     if start is None:
         return None
     end = gpu.state()
-    reasons = set(start.throttle_reasons) | (sampler.throttle_reasons if sampler else set())
+    at_ends = set(start.throttle_reasons) | set(end.throttle_reasons if end else ())
+    reasons = at_ends | (sampler.throttle_reasons if sampler else set())
+    window = sampler.window if sampler else None
+    during = window.throttle_reasons if window else set()
+    outside = at_ends | (sampler.throttle_reasons_outside if sampler else set())
     return Gpu(
         gpu_index=start.index,
         gpu_uuid=start.uuid,
         gpu_name=start.name,
         gpu_memory_bytes=start.memory_bytes,
-        gpu_sm_clock_mhz=start.sm_clock_mhz,
-        gpu_memory_clock_mhz=start.memory_clock_mhz,
         gpu_power_limit_w=start.power_limit_w,
         gpu_temperature_start_c=start.temperature_c,
         gpu_temperature_end_c=end.temperature_c if end else None,
-        gpu_throttle_reasons=sorted(reasons | set(end.throttle_reasons if end else ())),
+        gpu_throttle_reasons=sorted(reasons),
+        gpu_max_sm_clock_mhz=start.max_sm_clock_mhz,
+        gpu_max_memory_clock_mhz=start.max_memory_clock_mhz,
+        gpu_app_sm_clock_mhz=start.app_sm_clock_mhz,
+        gpu_app_memory_clock_mhz=start.app_memory_clock_mhz,
+        gpu_sm_clock_samples_mhz=list(window.sm_clock_mhz) if window else [],
+        gpu_memory_clock_samples_mhz=list(window.memory_clock_mhz) if window else [],
+        gpu_power_samples_w=list(window.power_w) if window else [],
+        gpu_utilization_samples_pct=list(window.utilization_pct) if window else [],
+        gpu_memory_utilization_samples_pct=list(window.memory_utilization_pct) if window else [],
+        gpu_throttle_reasons_samples=sorted(during),
+        gpu_throttle_reasons_outside_samples=sorted(outside - during),
+        gpu_samples_energy_mj=window.energy_mj if window else None,
+        gpu_samples_window_s=window.seconds if window else None,
     )
 
 
@@ -135,9 +151,10 @@ def run_job(job: Job, result_path: Path, clock: Clock = default_clock) -> CellRe
     affinity = limit_cpus(job.settings.threads)
     on_gpu = cell.device == "cuda"
     start = gpu.state() if on_gpu else None
-    # Only the cold phase takes samples: the others need no sentinel (nor its 32 MiB).
-    watch = SampleWindow(CpuWatch(affinity), SentinelWatch() if job.phase == "cold" else None)
     with gpu.ProcessSampler() if on_gpu else contextlib.nullcontext() as sampler:
+        # Only the cold phase takes samples: the others need no sentinel (nor its 32 MiB).
+        sentinel = SentinelWatch() if job.phase == "cold" else None
+        watch = SampleWindow(CpuWatch(affinity), sentinel, sampler)
         result = _measure(job, result_path, clock, affinity, sampler, watch)
     result = replace(result, gpu=gpu_of(start, sampler))
     if watch.cpus.share is not None:  # the samples were taken: what else ran meanwhile
