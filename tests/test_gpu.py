@@ -2,7 +2,8 @@
 
 `nox -s tests-gpu` runs this module inside each framework's CUDA environment (one
 framework per environment, so each run covers the backends of the framework installed
-there); `python -m bench gpu-check` runs the subset marked ``gpu_check``. `nox -s tests` never runs it.
+there); `python -m bench gpu-check` runs the subset marked ``gpu_check``. `nox -s tests`
+never runs it.
 Without a CUDA device every test here is skipped: CI has none, and that is the one
 place a skip is right.
 """

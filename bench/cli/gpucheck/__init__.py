@@ -47,9 +47,11 @@ from bench.results.store import load_run, new_run_dir
 
 DEFAULT_BUDGET_S = 420.0  # the whole check: a rerun still fits a 15-minute GPU slot
 TESTS_SHARE = 0.4  # of the budget, at most, for the GPU tests
-# Kept at the end for the report and the bundle; a cell started just before the cells'
-# deadline may still run for the runner's minimum timeout (30 s) into it.
+# Kept at the end for the report and the bundle (a share of a short budget); a cell
+# started just before the cells' deadline may still run for the runner's minimum timeout
+# (30 s) into it.
 REPORT_RESERVE_S = 40.0
+REPORT_RESERVE_SHARE = 0.1
 CELL_TIMEOUT_S = 240.0
 
 
@@ -92,6 +94,7 @@ def cmd_gpu_check(a: argparse.Namespace, out: Console, err: Console) -> int:
         check.output_file("--bundle", a.bundle)
     found = Findings(budget_s=a.budget, gpus=environment.gpus()[0] or [])
     deadline = found.started + a.budget
+    cells_deadline = deadline - min(REPORT_RESERVE_S, REPORT_RESERVE_SHARE * a.budget)
     cells = plan.risk_order(scenarios.get("fixed").expand(request))
     found.planned = cells
 
@@ -101,7 +104,7 @@ def cmd_gpu_check(a: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(Text(f"gpu-check: {name} ({found.elapsed_s():.0f} s of {a.budget:.0f})"))
 
     phase("GPU tests")
-    tests_s = min(a.budget * TESTS_SHARE, deadline - REPORT_RESERVE_S - time.monotonic())
+    tests_s = min(a.budget * TESTS_SHARE, cells_deadline - time.monotonic())
     found.tests = gpu_tests.run(a.out_dir, tests_s, a.skip_tests)
 
     phase("probes and the device peak")
@@ -135,7 +138,7 @@ def cmd_gpu_check(a: argparse.Namespace, out: Console, err: Console) -> int:
     phase("cells")
     code = run_cmd.execute(
         run_dir, meta, cells, settings, out, err, probes,
-        deadline=deadline - REPORT_RESERVE_S, lazy_references=True, on_result=kept,
+        deadline=cells_deadline, lazy_references=True, on_result=kept,
     )  # fmt: skip
     run = load_run(run_dir)
     found.results, found.sentinel_ms = run.results, metrics.run_sentinel_ms(run)
