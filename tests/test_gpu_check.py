@@ -389,3 +389,23 @@ def test_the_bundle_cuts_long_logs_and_stays_under_16_mib(tmp_path):
     assert b"bytes cut by gpu-check's bundle" in log
     assert "report.html: left out" in note and "logs/000-cell.log: cut" in note
     assert notes and "ref.npz" not in " ".join(names) and names[0] == "summary.md"
+
+
+def test_nothing_on_the_check_s_path_needs_tensorflow_or_nox():
+    """The GPU machine has torch and JAX only, and no nox: the parent's modules of the check
+    import no framework at all, and no nox (the workers import their own framework only)."""
+    code = (
+        "import sys\n"
+        "from bench import __main__\n"
+        "from bench.cli import gpucheck\n"
+        "from bench.cli.pages import report_module\n"
+        "report_module('html')\n"
+        "import bench.worker.probe, bench.worker.peak, bench.worker.main, bench.worker.expected\n"
+        "roots = {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(roots & {'tensorflow', 'keras', 'nox', 'torch', 'jax'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
