@@ -86,9 +86,11 @@ def with_stand_in_worker(monkeypatch, tmp_path, reference_s: float = 0.0) -> Pat
 
 
 def order_in(run_dir: Path) -> list[str]:
-    """The backends of cells.jsonl's records, in the order they were kept."""
+    """The cells that ran, in the order cells.jsonl kept them (skipped ones are kept first,
+    without a worker)."""
     lines = (run_dir / "cells.jsonl").read_text().splitlines()
-    return [f"{c['backend']} {c['mode']} {c['model']}" for c in map(json.loads, lines)]
+    ran = [c for c in map(json.loads, lines) if c["status"] != "skipped"]
+    return [f"{c['backend']} {c['mode']} {c['model']}" for c in ran]
 
 
 def gpu_check(capsys, *argv: str) -> Path:

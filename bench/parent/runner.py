@@ -150,25 +150,28 @@ class Runner:
             on_done(result)
 
         def references(cell: Cell) -> tuple[Path, Path | None] | None:
-            """The cell's reference paths, or None once it is recorded as not run."""
-            reason = self.skip_reason(cell)
+            """The cell's reference paths, or None once it is recorded as not run (or, out
+            of time, left for resume)."""
             try:
-                if reason is None:
-                    return self.ensure_expected(cell), self.ensure_eager32(cell)
+                return self.ensure_expected(cell), self.ensure_eager32(cell)
             except OutOfTime:
                 return None  # not started: left for resume, as the cells after it
             except RuntimeError as exc:  # a reference could not be computed
-                reason = Status.FAILED, str(exc)
-            on_start(cell)
-            record(self.not_run(cell, *reason))
-            return None
+                on_start(cell)
+                record(self.not_run(cell, Status.FAILED, str(exc)))
+                return None
 
         # Every reference first (float64 NumPy, and a reduced precision's float32 eager run),
         # so that none is computed while a timing cell runs, whatever the executor; lazily,
-        # each just before its cell (lazy_references).
+        # each just before its cell (lazy_references). A cell that will not run is recorded
+        # at once either way.
         ready: list[tuple[Cell, tuple[Path, Path | None] | None]] = []
         for cell in cells:
-            if self.lazy_references:
+            reason = self.skip_reason(cell)
+            if reason is not None:
+                on_start(cell)
+                record(self.not_run(cell, *reason))
+            elif self.lazy_references:
                 ready.append((cell, None))
             elif (paths := references(cell)) is not None:
                 ready.append((cell, paths))
