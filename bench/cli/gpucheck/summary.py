@@ -54,9 +54,11 @@ def render(f: Findings) -> str:
         lines.append(f"- skipped {framework}: {reason}")
     if f.device_peak is not None:
         lines.append(f"- device peak: {peak_words.describe(f.device_peak)}")
-    done = {r.cell.key() for r in f.results}
+    newest = {r.cell.key(): r for r in f.results}
+    ok = sum(r.ok for r in newest.values())
     lines += [
-        f"- matrix: {len(done)} of {len(f.planned)} cells ran in the budget",
+        f"- matrix: {len(newest)} of {len(f.planned)} cells recorded in the budget ({ok} ok), "
+        f"{len(f.planned) - len(newest)} not started",
         f"- run directory: {f.run_dir if f.run_dir else 'not made yet'}",
         f"- report: {f.report}",
         "",
@@ -74,7 +76,6 @@ def render(f: Findings) -> str:
         "| CUDA graphs |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    newest = {r.cell.key(): r for r in f.results}
     for i, cell in enumerate(f.planned, 1):
         r = newest.get(cell.key())
         if r is None:
