@@ -412,3 +412,22 @@ def test_nothing_on_the_check_s_path_needs_tensorflow_or_nox():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_phase_that_breaks_still_leaves_the_summary_and_the_bundle(
+    monkeypatch, tmp_path, stand_in_gpu
+):
+    """Whatever stops the check (here the peak's measurement raises), summary.md says in
+    which phase and why, and the bundle is written before the error goes on up."""
+
+    def broken(*a):
+        raise RuntimeError("the peak's worker vanished")
+
+    monkeypatch.setattr(run_cmd, "measure_peak", broken)
+    out, packed = tmp_path / "check", tmp_path / "b.tar.gz"
+    with pytest.raises(RuntimeError, match="vanished"):
+        cli.main(["gpu-check", "--out-dir", str(out), "--skip-tests", "--bundle", str(packed)])
+    text = (out / "summary.md").read_text()
+    assert "- phase: stopped in probes and the device peak: RuntimeError: the peak's" in text
+    with tarfile.open(packed) as tar:
+        assert {"summary.md", "gpu-tests.log", "BUNDLE.txt"} <= set(tar.getnames())

@@ -23,8 +23,10 @@ one line and exit 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -34,11 +36,12 @@ from bench.analysis import metrics
 from bench.cli import args as check
 from bench.cli import run as run_cmd
 from bench.cli.gpucheck import bundle, gpu_tests, plan
-from bench.cli.gpucheck.summary import Findings
+from bench.cli.gpucheck.summary import SUMMARY, Findings
 from bench.cli.gpucheck.summary import write as write_summary
 from bench.cli.pages import report_module
 from bench.errors import UsageError
 from bench.matrix import scenarios
+from bench.matrix.cells import Cell
 from bench.matrix.profiles import settings_for
 from bench.parent import environment
 from bench.parent import probes as probing
@@ -103,6 +106,39 @@ def cmd_gpu_check(a: argparse.Namespace, out: Console, err: Console) -> int:
         write_summary(a.out_dir, found)
         err.print(Text(f"gpu-check: {name} ({found.elapsed_s():.0f} s of {a.budget:.0f})"))
 
+    try:
+        code = run_phases(a, found, cells, cells_deadline, phase, out, err)
+    except BaseException as exc:  # the summary and the bundle say where it stopped, then raise
+        found.phase = f"stopped in {found.phase}: {type(exc).__name__}: {exc}"
+        write_summary(a.out_dir, found)
+        if a.bundle is not None:
+            with contextlib.suppress(OSError):
+                write_bundle(a, found)
+        raise
+    summary_path = write_summary(a.out_dir, found)
+    if a.bundle is not None:
+        try:
+            notes = write_bundle(a, found)
+        except OSError as exc:
+            raise UsageError(f"--bundle {a.bundle}: cannot be written ({exc})") from None
+        cut = f" ({len(notes)} part(s) cut or left out: see BUNDLE.txt)" if notes else ""
+        err.print(Text(f"gpu-check: bundle {a.bundle}{cut}"))
+    err.print(Text(f"gpu-check: {summary_path}; report: {found.report}"))
+    print(found.run_dir, flush=True)
+    return code
+
+
+def run_phases(
+    a: argparse.Namespace,
+    found: Findings,
+    cells: list[Cell],
+    cells_deadline: float,
+    phase: Callable[[str], None],
+    out: Console,
+    err: Console,
+) -> int:
+    """The tests, the probes and peak, the cells and the report, each filling ``found``
+    in; the exit code of the cells' run (0, or 130 interrupted)."""
     phase("GPU tests")
     tests_s = min(a.budget * TESTS_SHARE, cells_deadline - time.monotonic())
     found.tests = gpu_tests.run(a.out_dir, tests_s, a.skip_tests)
@@ -146,18 +182,12 @@ def cmd_gpu_check(a: argparse.Namespace, out: Console, err: Console) -> int:
     phase("report")
     found.report = draw_report(run, a.out_dir / "report.html")
     found.phase = "done" if code == 0 else "interrupted"
-    summary_path = write_summary(a.out_dir, found)
-    if a.bundle is not None:
-        extra = [summary_path, a.out_dir / gpu_tests.LOG, a.out_dir / gpu_tests.JUNIT]
-        try:
-            notes = bundle.write(a.bundle, a.out_dir, run_dir, extra)
-        except OSError as exc:
-            raise UsageError(f"--bundle {a.bundle}: cannot be written ({exc})") from None
-        cut = f" ({len(notes)} part(s) cut or left out: see BUNDLE.txt)" if notes else ""
-        err.print(Text(f"gpu-check: bundle {a.bundle}{cut}"))
-    err.print(Text(f"gpu-check: {summary_path}; report: {found.report}"))
-    print(run_dir, flush=True)
     return code
+
+
+def write_bundle(a: argparse.Namespace, found: Findings) -> list[str]:
+    extra = [a.out_dir / SUMMARY, a.out_dir / gpu_tests.LOG, a.out_dir / gpu_tests.JUNIT]
+    return bundle.write(a.bundle, a.out_dir, found.run_dir, extra)
 
 
 def probe_each(cells: list) -> dict[str, probing.Probe]:
