@@ -255,6 +255,8 @@ def test_gpu_check_survives_a_failed_probe_and_a_broken_report(
     assert "- skipped jax: jax 0.11 (CUDA 13) sees no GPU" in text
     assert "report: failed: RuntimeError: the report template is broken" in text
     assert "- phase: done" in text
+    assert re.search(r"- time per phase: GPU tests \d+ s, probes and the device peak \d+ s, "
+                     r"cells \d+ s, report \d+ s", text)  # fmt: skip
     assert "10 of 10 cells recorded in the budget (8 ok), 0 not started" in text
     assert "device peak: cuda on Stand-in GPU: float32: 10 TFLOP/s" in text
     assert packed.stat().st_size < bundle.LIMIT_BYTES

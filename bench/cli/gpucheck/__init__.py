@@ -102,7 +102,7 @@ def cmd_gpu_check(a: argparse.Namespace, out: Console, err: Console) -> int:
     found.planned = cells
 
     def phase(name: str) -> None:
-        found.phase = name
+        found.begin(name)
         write_summary(a.out_dir, found)
         err.print(Text(f"gpu-check: {name} ({found.elapsed_s():.0f} s of {a.budget:.0f})"))
 

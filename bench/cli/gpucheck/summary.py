@@ -34,9 +34,25 @@ class Findings:
     sentinel_ms: float | None = None
     run_dir: Path | None = None
     report: str = "not drawn yet"
+    # Each phase that has begun and when, in seconds from the start (its time: to the next).
+    phase_starts: dict[str, float] = field(default_factory=dict)
 
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started
+
+    def begin(self, phase: str) -> None:
+        self.phase = phase
+        self.phase_starts[phase] = self.elapsed_s()
+
+    def phase_times(self) -> str:
+        """``GPU tests 150 s, cells 210 s (so far)``."""
+        starts = list(self.phase_starts.items())
+        if not starts:
+            return ""
+        ends = [t for _, t in starts[1:]] + [self.elapsed_s()]
+        return ", ".join(
+            f"{name} {end - t:.0f} s" for (name, t), end in zip(starts, ends, strict=True)
+        )
 
 
 def render(f: Findings) -> str:
@@ -45,6 +61,7 @@ def render(f: Findings) -> str:
         "# gpu-check",
         "",
         f"- phase: {f.phase}; {f.elapsed_s():.0f} s of the {f.budget_s:.0f} s budget",
+        f"- time per phase: {f.phase_times() or 'none yet'}",
         f"- GPU: {', '.join(str(g.get('name')) for g in f.gpus) or 'unknown'}",
         f"- GPU tests: {'not run yet' if f.tests is None else f.tests.line}",
     ]
