@@ -344,9 +344,12 @@ def test_gpu_check_summary_gives_each_cell_against_the_peak(
         (["--backends", "torch-eager,"], "--backends: empty name"),
         (["--precisions", "fp8"], "--precisions: unknown 'fp8'"),
         (["--budget", "abc"], "expected a number of seconds"),
+        (["--bundle", "TMP"], "is a directory; expected a file name"),
+        (["--bundle", "TMP/no/b.tar.gz"], "does not exist"),
     ],
 )
 def test_bad_options_are_one_line(capsys, tmp_path, argv, expected):
+    argv = [part.replace("TMP", str(tmp_path)) for part in argv]
     code = cli.main(["gpu-check", "--out-dir", str(tmp_path / "x"), *argv])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and expected in err[-1] and "Traceback" not in "\n".join(err)

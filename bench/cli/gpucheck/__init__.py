@@ -89,12 +89,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_gpu_check(a: argparse.Namespace, out: Console, err: Console) -> int:
     request = plan.request_from(a)  # bad options first: one line, whatever the machine
+    if a.bundle is not None:
+        check.output_file("--bundle", a.bundle)
     reason = environment.cuda_unavailable_reason()
     if reason:
         raise UsageError(f"gpu-check needs a CUDA device: none is visible ({reason})")
-    check.output_dir("--out-dir", a.out_dir)
-    if a.bundle is not None:
-        check.output_file("--bundle", a.bundle)
+    check.output_dir("--out-dir", a.out_dir)  # made here: not on a machine without a GPU
     found = Findings(budget_s=a.budget, gpus=environment.gpus()[0] or [])
     deadline = found.started + a.budget
     cells_deadline = deadline - min(REPORT_RESERVE_S, REPORT_RESERVE_SHARE * a.budget)
