@@ -178,7 +178,8 @@ import pytest
 
 @pytest.mark.gpu_check
 def test_good():
-    pass
+    import os
+    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"  # JAX takes what it uses
 
 @pytest.mark.gpu_check
 def test_bad():

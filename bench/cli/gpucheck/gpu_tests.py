@@ -18,6 +18,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import backends
+
 REPO = Path(__file__).resolve().parents[3]
 TEST_FILE = REPO / "tests" / "test_gpu.py"
 MARKER = "gpu_check"
@@ -57,10 +59,12 @@ def run(out_dir: Path, budget_s: float, skip: bool) -> TestsOutcome:
         log.write_text(f"not run: pytest is not installed in {sys.executable}\n")
         return TestsOutcome(f"not run: pytest is not installed in {sys.executable}")
     junit = out_dir / JUNIT
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
+    path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    # Every framework's worker settings (JAX's on-demand GPU memory above all): the tests
+    # run torch and JAX in one process, where JAX would otherwise take 75% of the GPU.
+    for framework in backends.FRAMEWORKS.values():
+        env.update(framework.worker_env)
     stopped = False
     with log.open("w") as handle:
         proc = subprocess.Popen(
