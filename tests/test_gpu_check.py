@@ -18,7 +18,7 @@ from bench import __main__ as cli
 from bench import backends
 from bench.cli import gpucheck
 from bench.cli import run as run_cmd
-from bench.cli.gpucheck import bundle, gpu_tests, plan
+from bench.cli.gpucheck import bundle, gpu_tests, plan, summary
 from bench.matrix import scenarios
 from bench.matrix.scenarios.base import MatrixRequest
 from bench.parent import environment, peaks
@@ -239,10 +239,18 @@ def test_gpu_check_survives_a_failed_probe_and_a_broken_report(
         raise RuntimeError("the report template is broken")
 
     monkeypatch.setattr(gpucheck, "report_module", broken)
+    written = []  # how many cells each summary.md it wrote had
+
+    def write_summary(out_dir, found):
+        written.append(len(found.results))
+        return summary.write(out_dir, found)
+
+    monkeypatch.setattr(gpucheck, "write_summary", write_summary)
     out, packed = tmp_path / "check", tmp_path / "gpu-check.tar.gz"
     run_dir = gpu_check(
         capsys, "--out-dir", str(out), "--models", "mlp", "--skip-tests", "--bundle", str(packed)
     )
+    assert set(range(11)) <= set(written)  # again after each of the 10 cells
     order = order_in(run_dir)
     assert order[:2] == [f"{RO} infer mlp", f"{RO} train mlp"]
     assert order.index("torch-eager infer mlp") > order.index("torch-compile train mlp")
@@ -322,11 +330,20 @@ def test_gpu_check_summary_gives_each_cell_against_the_peak(
     monkeypatch.setattr(local, "run_task", fake_task)
     # The stand-in reads no reference: skip computing GPT-2's in float64 on 2 cores.
     monkeypatch.setattr(Runner, "ensure_expected", lambda self, cell: tmp_path / "unused.npz")
-    monkeypatch.setattr(gpu_tests, "run", lambda *a: gpu_tests.TestsOutcome("48 passed in 3s"))
     out = tmp_path / "check"
+    seen = []
+
+    def tests_run(*a):  # summary.md is there before the first phase's work
+        seen.append((out / "summary.md").read_text())
+        return gpu_tests.TestsOutcome("48 passed in 3s")
+
+    monkeypatch.setattr(gpu_tests, "run", tests_run)
     run_dir = gpu_check(capsys, "--out-dir", str(out), "--budget", "120")
     assert {"report.html", "summary.md", run_dir.name} <= {p.name for p in out.iterdir()}
     assert len((run_dir / "cells.jsonl").read_text().splitlines()) == 3 * 5 * 2
+    [first] = seen
+    assert "- phase: GPU tests;" in first and "- GPU tests: not run yet" in first
+    assert first.count("| not started |") == 30
     summary = (out / "summary.md").read_text()
     assert "30 of 30 cells recorded in the budget (30 ok), 0 not started" in summary
     assert "- GPU tests: 48 passed in 3s" in summary and "- GPU: Stand-in GPU" in summary
