@@ -2,7 +2,8 @@
 
 `nox -s tests-gpu` runs this module inside each framework's CUDA environment (one
 framework per environment, so each run covers the backends of the framework installed
-there); `python -m bench gpu-check` runs its quick part. `nox -s tests` never runs it.
+there); `python -m bench gpu-check` runs the subset marked ``gpu_check``. `nox -s tests`
+never runs it.
 Without a CUDA device every test here is skipped: CI has none, and that is the one
 place a skip is right.
 """
@@ -34,6 +35,18 @@ INSTALLED = [
 ]
 BATCH = 4
 LR = 1e-3
+# gpu-check's curated subset (``-m gpu_check``, bench/cli/gpucheck/gpu_tests.py), the tests
+# that fit its budget and prove what no CPU run can: the MLP, inference, training and every
+# precision, on each framework's eager and compiled paths and CUDA graphs (reduce-overhead);
+# not max-autotune, whose kernel benchmarking alone would take the budget.
+GPU_CHECK_BACKENDS = ("torch-eager", "torch-compile", "torch-compile-reduce-overhead", "jax-jit")
+GPU_CHECK_MODEL = "mlp"
+
+
+def gpu_check_marks(backend: str, model: str) -> list:
+    """``gpu_check`` where the case is in gpu-check's subset."""
+    chosen = backend in GPU_CHECK_BACKENDS and model == GPU_CHECK_MODEL
+    return [pytest.mark.gpu_check] if chosen else []
 
 
 def cases() -> list:
@@ -44,6 +57,7 @@ def cases() -> list:
         slow = backends.get(backend).slow_to_build
         for model in models.MODEL_NAMES:
             marks = [pytest.mark.slow] if slow and model != "mlp" else []
+            marks += gpu_check_marks(backend, model)
             out.append(pytest.param(backend, model, marks=marks, id=f"{backend}-{model}"))
     return out
 
@@ -136,6 +150,7 @@ def precision_cases() -> list:
         for model in models.MODEL_NAMES:
             for p in PRECISIONS:
                 marks = [] if model == "mlp" else [pytest.mark.slow]
+                marks += gpu_check_marks(backend, model)
                 out.append(
                     pytest.param(backend, model, p, marks=marks, id=f"{backend}-{model}-{p}")
                 )

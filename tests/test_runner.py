@@ -195,6 +195,49 @@ def test_no_cell_starts_after_the_deadline(tmp_path, monkeypatch):
     assert runner.run([CELL]) == [] and runner.pending([CELL]) == [CELL]
 
 
+def test_lazy_references_are_computed_only_for_cells_that_start(tmp_path, monkeypatch):
+    """lazy_references (gpu-check): a block's reference just before its first cell. Each
+    reference sets the deadline just behind it, so the first block's cell runs and the
+    second block's reference is never computed: its cell is left for resume."""
+    monkeypatch.setenv("FAKE_WORKER", "ok")
+    runner = make_runner(tmp_path)
+    runner.lazy_references = True
+    computed = []
+
+    def reference(cell):
+        computed.append(cell.mode)
+        path = runner.run_dir / "expected" / f"{cell.mode}.npz"
+        path.write_bytes(b"stand-in")
+        runner.deadline = time.monotonic() + 30  # time for this block's cell only
+        return path
+
+    monkeypatch.setattr(runner, "ensure_expected", reference)
+    train = Cell("mlp", "torch-eager", "train", "cpu", 2, "quick")
+    original = runner.task
+
+    def task(cell, *paths):
+        runner.deadline = time.monotonic() - 1  # the budget ends while the cell runs
+        return original(cell, *paths)
+
+    monkeypatch.setattr(runner, "task", task)
+    [result] = runner.run([CELL, train])
+    assert result.cell == CELL and result.ok and computed == ["infer"]
+    assert runner.pending([CELL, train]) == [train]
+
+
+def test_a_reference_the_deadline_stops_leaves_its_cell_for_resume(tmp_path, monkeypatch):
+    """The reference's process gets only the time left (here under a second); stopped by the
+    budget, its cell is not recorded as failed but left for resume."""
+    monkeypatch.setenv("FAKE_WORKER", "crash")  # would fail if it were started
+    runner = make_runner(tmp_path)
+    runner.lazy_references = True
+    runner.expected_job = [sys.executable, "-c", "import time; time.sleep(60)"]
+    runner.deadline = time.monotonic() + 0.5
+    start = time.monotonic()
+    assert runner.run([CELL]) == [] and runner.pending([CELL]) == [CELL]
+    assert time.monotonic() - start < 10
+
+
 def test_workers_get_fixed_malloc_thresholds_unless_the_user_set_their_own(monkeypatch):
     from bench.parent.worker_env import STABLE_MALLOC, worker_env
 

@@ -13,6 +13,7 @@ import importlib.util
 import shlex
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -364,15 +365,20 @@ def execute(
     probes: dict[str, probing.Probe] | None = None,
     deadline: float | None = None,
     executor: executors.Executor | None = None,
+    lazy_references: bool = False,
+    on_result: Callable[[CellResult], None] | None = None,
 ) -> int:
     """Run the cells that have no result yet, keep each as it finishes, print the summary.
-    ``deadline`` (time.monotonic()): start no cell after it."""
+    ``deadline`` (time.monotonic()): start no cell after it; ``lazy_references``: compute
+    each block's references just before its first cell starts (Runner); ``on_result``:
+    called with each result once it is kept."""
     previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with RunLock(run_dir):
             return _execute(
-                run_dir, meta, cells, settings, out, err, probes or {}, deadline, executor
-            )
+                run_dir, meta, cells, settings, out, err, probes or {}, deadline, executor,
+                lazy_references, on_result,
+            )  # fmt: skip
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -388,6 +394,8 @@ def _execute(
     probes: dict[str, probing.Probe],
     deadline: float | None = None,
     executor: executors.Executor | None = None,
+    lazy_references: bool = False,
+    on_result: Callable[[CellResult], None] | None = None,
 ) -> int:
     unavailable = {f: p.problem for f, p in probes.items() if p.problem}
     runner = Runner(
@@ -402,6 +410,7 @@ def _execute(
         unavailable=unavailable,
         executor=executor,
         deadline=deadline,
+        lazy_references=lazy_references,
     )
     for note in runner.notes:
         err.print(Text(f"note: {plain(note)}"))
@@ -448,6 +457,8 @@ def _execute(
             progress.update(task, eta=f"~{eta.clock_text(left.remaining_s())} left")
             progress.advance(task)
             progress.refresh()
+            if on_result is not None:
+                on_result(r)
 
         try:
             runner.run(todo, on_start, on_done)

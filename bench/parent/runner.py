@@ -48,6 +48,10 @@ MIN_TIMEOUT_S = 30.0
 NO_PERSISTENT_CACHE = "no persistent compile cache: a new process starts cold"
 
 
+class OutOfTime(RuntimeError):
+    """A reference the run's deadline stopped: its cell is not started (resume runs it)."""
+
+
 def classify(run: WorkerRun, timeout_s: float) -> Outcome:
     """The outcome of a worker that ended without its own verdict (crash, signal, timeout)."""
     last = next((line.strip() for line in reversed(run.output_tail) if line.strip()), "")
@@ -91,6 +95,7 @@ class Runner:
         deadline: float | None = None,
         trace: bool = False,
         diagnose: bool = False,
+        lazy_references: bool = False,
     ):
         self.run_dir = run_dir
         self.run_id = run_id
@@ -110,6 +115,11 @@ class Runner:
         self.trace = trace  # a profiling worker after each cell's measured ones (--trace)
         # Diagnosing workers after a static cell's measured ones (--diagnose, bench.worker.capture).
         self.diagnose = diagnose
+        # Each block's references computed just before its first cell starts, and only if it
+        # starts (a time budget, as gpu-check's, is not spent on cells it never reaches).
+        # Only for a serial executor: with cells running side by side, a reference computed
+        # between two starts would share the machine with a timing cell.
+        self.lazy_references = lazy_references
         (run_dir / "logs").mkdir(exist_ok=True)
         (run_dir / EXPECTED_DIR).mkdir(exist_ok=True)
         self.notes = [n for n in [repair_torn_tail(run_dir / CELLS_FILE)] if n]
@@ -139,25 +149,40 @@ class Runner:
             finished.append(result)
             on_done(result)
 
+        def references(cell: Cell) -> tuple[Path, Path | None] | None:
+            """The cell's reference paths, or None once it is recorded as not run (or, out
+            of time, left for resume)."""
+            try:
+                return self.ensure_expected(cell), self.ensure_eager32(cell)
+            except OutOfTime:
+                return None  # not started: left for resume, as the cells after it
+            except RuntimeError as exc:  # a reference could not be computed
+                on_start(cell)
+                record(self.not_run(cell, Status.FAILED, str(exc)))
+                return None
+
         # Every reference first (float64 NumPy, and a reduced precision's float32 eager run),
-        # so that none is computed while a timing cell runs, whatever the executor.
-        ready: list[tuple[Cell, Path, Path | None]] = []
+        # so that none is computed while a timing cell runs, whatever the executor; lazily,
+        # each just before its cell (lazy_references). A cell that will not run is recorded
+        # at once either way.
+        ready: list[tuple[Cell, tuple[Path, Path | None] | None]] = []
         for cell in cells:
             reason = self.skip_reason(cell)
-            try:
-                if reason is None:
-                    ready.append((cell, self.ensure_expected(cell), self.ensure_eager32(cell)))
-                    continue
-            except RuntimeError as exc:  # a reference could not be computed
-                reason = Status.FAILED, str(exc)
-            on_start(cell)
-            record(self.not_run(cell, *reason))
+            if reason is not None:
+                on_start(cell)
+                record(self.not_run(cell, *reason))
+            elif self.lazy_references:
+                ready.append((cell, None))
+            elif (paths := references(cell)) is not None:
+                ready.append((cell, paths))
 
         def tasks():
-            for cell, expected_path, eager32_path in ready:
-                if self.deadline is not None and time.monotonic() > self.deadline:
+            for cell, paths in ready:
+                if self.out_of_time():
                     return  # out of time: the rest is left for resume
-                yield self.task(cell, expected_path, eager32_path)
+                paths = paths or references(cell)
+                if paths is not None and not self.out_of_time():
+                    yield self.task(cell, *paths)
 
         def started(task: CellTask) -> None:
             on_start(task.job.cell)
@@ -167,6 +192,9 @@ class Runner:
 
         self.executor.run(tasks(), started, done)
         return finished
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
 
     def remeasure(
         self,
@@ -277,11 +305,16 @@ class Runner:
         if path.exists():
             return path
         seed, timeout_s = self.settings.seed, self.settings.timeout_s
+        budgeted = self.deadline is not None and self.deadline - time.monotonic() < timeout_s
+        if self.deadline is not None:  # a reference never runs past the run's budget
+            timeout_s = max(0.0, min(timeout_s, self.deadline - time.monotonic()))
         job_path = path.with_suffix(".job.json")
         job_path.write_text(json.dumps({"cell": cell.to_dict(), "seed": seed, "eager32": eager32}))
         run = run_process([*job, str(job_path), str(path)], env, timeout_s)
         job_path.unlink()
         (self.run_dir / "logs" / f"{path.stem}-expected.log").write_text(run.log)
+        if not path.exists() and run.timed_out and budgeted:
+            raise OutOfTime(f"{what}: the run's time budget ended while it was computed")
         if not path.exists():
             raise RuntimeError(f"{what} failed: {classify(run, timeout_s).error}")
         return path
