@@ -349,8 +349,9 @@ def test_a_figure_draws_the_frame_columns_it_cites(cells, key):
 # bench.analysis.metrics names the report may use other than through a Measure or an Aggregate:
 # the pooling of repetitions and the baselines a metric is handed (inputs, not numbers),
 # and the enums and constants the words are built from.
-# What a run's cells are set against, per run: the baselines, the sentinel's reference.
-ALLOWED = {"pool_repetitions", "Baselines", "run_sentinel_ms"}
+# What a run's cells are set against, per run: the baselines, the sentinel's reference; and
+# the GPU's state during the samples, which the environment section spans over a run's cells.
+ALLOWED = {"pool_repetitions", "Baselines", "run_sentinel_ms", "gpu_during_samples"}
 
 
 def test_no_report_module_calls_a_metric_itself():
