@@ -454,3 +454,21 @@ def test_a_phase_that_breaks_still_leaves_the_summary_and_the_bundle(
     assert "- phase: stopped in probes and the device peak: RuntimeError: the peak's" in text
     with tarfile.open(packed) as tar:
         assert {"summary.md", "gpu-tests.log", "BUNDLE.txt"} <= set(tar.getnames())
+
+
+def test_a_summary_row_gives_the_clocks_energy_and_cuda_graph_evidence_of_the_samples():
+    from bench.matrix.cells import Cell
+    from bench.results.record import CellResult, Gpu, Outcome, Status, Steady
+
+    graphs = {"requested": True, "used": True, "replays": 96, "steps": 48, "steps_replayed": 46}
+    graphs |= {"graphs_recorded": 2, "rerecordings": 0, "skips": 0, "why": []}
+    steady = Steady(samples_ms=[1.0] * 10, pipeline_steps=10, pipeline_s=0.01, cuda_graphs=graphs)
+    gpu = Gpu(gpu_sm_clock_samples_mhz=[1755, 1980, 1980], gpu_samples_energy_mj=4_000)
+    cell = Cell("mlp", "torch-compile-reduce-overhead", "train", "cuda", 8, "full")
+    r = CellResult("run", cell, outcome=Outcome(Status.OK), steady=steady, gpu=gpu)
+    row = summary.row(r, None)
+    assert row[-3] == "1755/1980/1980"
+    assert row[-2] == "0.2"  # 4 J over 20 steps
+    assert row[-1].startswith("used; replays 96; steps_replayed 46; steps 48; graphs_recorded 2")
+    r = CellResult("run", cell, outcome=Outcome(Status.OK), steady=Steady(samples_ms=[1.0]))
+    assert summary.row(r, None)[-3:] == ["-", "-", "-"]

@@ -90,13 +90,13 @@ def render(f: Findings) -> str:
         "measured for the cell's precision):",
         "",
         "| # | cell | status | parity error | of peak | allocator peak MiB | NVML peak MiB "
-        "| CUDA graphs |",
-        "|---|---|---|---|---|---|---|---|",
+        "| SM clock MHz during samples (min/median/max) | J per step | CUDA graphs |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, cell in enumerate(f.planned, 1):
         r = newest.get(cell.key())
         if r is None:
-            lines.append(f"| {i} | {cell.label()} | not started | - | - | - | - | - |")
+            lines.append(f"| {i} | {cell.label()} | not started |" + " - |" * 7)
             continue
         lines.append(f"| {i} | " + " | ".join(row(r, f.device_peak)) + " |")
     return "\n".join(lines) + "\n"
@@ -114,8 +114,33 @@ def row(r: CellResult, device_peak: object) -> list[str]:
         "-" if fraction is None else f"{fraction:.1%}",
         _mib(m.peak_device_bytes if m else None),
         _mib(m.peak_gpu_process_bytes if m else None),
-        str(s.cuda_graphs) if s and s.cuda_graphs else "-",
+        _spread(metrics.gpu_during_samples(r).get("SM clock MHz")),
+        _number(metrics.energy_per_step_j(r), ".3g"),
+        cuda_graphs_text(s.cuda_graphs if s else None),
     ]
+
+
+def cuda_graphs_text(graphs: dict | None) -> str:
+    """What the CUDA-graph evidence says, in a cell: used or not, and what it rests on."""
+    if not graphs:
+        return "-"
+    if not graphs.get("requested"):
+        return f"not requested ({graphs.get('why') or 'mode'})"
+    words = ["used" if graphs.get("used") else "not used"]
+    for key in ("replays", "steps_replayed", "steps", "graphs_recorded", "rerecordings", "skips"):
+        if graphs.get(key) is not None:
+            words.append(f"{key} {graphs[key]}")
+    if graphs.get("why"):
+        words.append(str(graphs["why"]))
+    return "; ".join(words).replace("|", "/")[:300]
+
+
+def _spread(spread: metrics.Spread | None) -> str:
+    return "-" if spread is None else f"{spread.min:g}/{spread.median:g}/{spread.max:g}"
+
+
+def _number(value: float | None, form: str) -> str:
+    return "-" if value is None else format(value, form)
 
 
 def write(out_dir: Path, f: Findings) -> Path:
