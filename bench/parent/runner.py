@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 import models
 import models.user as user_models
 from bench import backends
@@ -118,6 +120,8 @@ class Runner:
         self.results: list[CellResult] = results
         # Cells being measured again (remeasure): cell key -> why.
         self.again: dict[tuple, str] = {}
+        # Training cells: their framework's eager loss after the warm-up (ensure_eager_loss).
+        self.eager_losses: dict[tuple, float | None] = {}
 
     def pending(self, cells: Sequence[Cell]) -> list[Cell]:
         """Cells with no result yet (all of them in a new run; the rest when resuming), and
@@ -147,6 +151,7 @@ class Runner:
             try:
                 if reason is None:
                     ready.append((cell, self.ensure_expected(cell), self.ensure_eager32(cell)))
+                    self.ensure_eager_loss(cell)
                     continue
             except RuntimeError as exc:  # a reference could not be computed
                 reason = Status.FAILED, str(exc)
@@ -213,7 +218,15 @@ class Runner:
         worker = self.worker or (python, "-m", "bench.worker")
         eager32 = None if eager32_path is None else str(eager32_path)
         return CellTask(
-            job=Job(self.run_id, cell, self.settings, "", "cold", eager32),
+            job=Job(
+                self.run_id,
+                cell,
+                self.settings,
+                "",
+                "cold",
+                eager32,
+                eager_warmup_loss=self.eager_losses.get(cell.key()),
+            ),
             index=self.index.get(cell.key(), len(self.index)),
             expected_path=str(expected_path),
             worker=worker,
@@ -269,8 +282,50 @@ class Runner:
         what = f"{cell.framework} float32 eager output"
         return self._reference(cell, name, job, env, what, eager32=True)
 
+    def ensure_eager_loss(self, cell: Cell) -> float | None:
+        """A training cell's comparison after its warm-up: the loss its framework's eager
+        backend returns at the same step, from the same weights and batch, on the same device
+        at the same precision (bench.worker.parity.TrainCheck). Computed once per block,
+        framework and precision, in the framework's interpreter; None where the scenario does
+        not check it, for a user's model, or where the eager run failed (its log says why):
+        the cell's loss is then checked to be finite only."""
+        scenario = scenarios.get(cell.scenario)
+        if (
+            cell.mode != "train"
+            or not scenario.checks_eager_loss
+            or models.is_user_model(cell.model)
+        ):
+            return None
+        if cell.key() in self.eager_losses:
+            return self.eager_losses[cell.key()]
+        eager = replace(cell, backend=backends.eager_counterpart(cell.backend))
+        steps = self.settings.warmup_steps
+        name = scenario.reference_name(cell, self.settings.seed).replace(
+            ".npz", f"-{eager.backend}-{cell.precision}-{cell.device}-loss{1 + steps}.npz"
+        )
+        python = self.pythons.get(cell.framework, sys.executable)
+        job = [python, *self.expected_job[1:]]
+        env = worker_env(eager, self.settings)
+        what = f"{eager.backend} {cell.precision} loss after the warm-up"
+        extra = {"eager_loss_steps": steps, "threads": self.settings.threads}
+        try:
+            path = self._reference(eager, name, job, env, what, extra=extra)
+            with np.load(path) as stored:
+                loss: float | None = float(stored["loss"])
+        except (RuntimeError, KeyError, OSError, ValueError):
+            loss = None
+        self.eager_losses[cell.key()] = loss
+        return loss
+
     def _reference(
-        self, cell: Cell, name: str, job: list[str], env: dict, what: str, eager32: bool = False
+        self,
+        cell: Cell,
+        name: str,
+        job: list[str],
+        env: dict,
+        what: str,
+        eager32: bool = False,
+        extra: dict | None = None,
     ) -> Path:
         """A reference file of the run (computed once, in a process of its own)."""
         path = self.run_dir / EXPECTED_DIR / name
@@ -278,7 +333,8 @@ class Runner:
             return path
         seed, timeout_s = self.settings.seed, self.settings.timeout_s
         job_path = path.with_suffix(".job.json")
-        job_path.write_text(json.dumps({"cell": cell.to_dict(), "seed": seed, "eager32": eager32}))
+        order = {"cell": cell.to_dict(), "seed": seed, "eager32": eager32, **(extra or {})}
+        job_path.write_text(json.dumps(order))
         run = run_process([*job, str(job_path), str(path)], env, timeout_s)
         job_path.unlink()
         (self.run_dir / "logs" / f"{path.stem}-expected.log").write_text(run.log)
