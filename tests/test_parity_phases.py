@@ -85,7 +85,7 @@ def test_right_in_every_phase_is_ok_and_records_each_phase():
 def test_warm_worker_checks_after_its_warm_up():
     clock = FakeClock()
     right = expected()
-    verdict, r = run(INFER, PlantedBackend(clock, right, right * 2), clock, phase="warm")
+    verdict, _ = run(INFER, PlantedBackend(clock, right, right * 2), clock, phase="warm")
     assert verdict.status is Status.MISMATCH and verdict.error.startswith(AFTER_WARMUP)
 
 
