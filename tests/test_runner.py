@@ -228,7 +228,9 @@ def test_a_training_cell_gets_its_frameworks_eager_loss_after_the_warm_up(tmp_pa
     warm-up's counted steps; the loss it returns goes into the cell's job."""
     from bench.worker.scenarios.fixed import MEASURE
 
-    runner = make_runner(tmp_path)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    runner = Runner(run_dir, "run-1", settings_for("quick", threads=1))  # the real worker
     steps = runner.settings.warmup_steps
     loss = runner.ensure_eager_loss(TRAIN)
     eager = Cell("mlp", "torch-eager", "train", "cpu", 2, "quick")
@@ -240,6 +242,10 @@ def test_a_training_cell_gets_its_frameworks_eager_loss_after_the_warm_up(tmp_pa
     assert (
         runner.ensure_eager_loss(Cell("mlp", "torch-compile", "infer", "cpu", 2, "quick")) is None
     )
+
+
+def test_a_stand_in_worker_gets_no_eager_loss(tmp_path):
+    assert make_runner(tmp_path).ensure_eager_loss(TRAIN) is None
 
 
 def test_an_eager_loss_that_cannot_be_computed_leaves_the_finite_check(tmp_path):
