@@ -188,6 +188,7 @@ def test_gpu_check_runs_the_tests_the_matrix_and_the_report(capsys, monkeypatch,
     monkeypatch.setattr(backends, "not_installed_reason", lambda framework: None)
     # The stand-in reads no reference: skip computing GPT-2's in float64 on 2 cores.
     monkeypatch.setattr(Runner, "ensure_expected", lambda self, cell: tmp_path / "unused.npz")
+    monkeypatch.setattr(Runner, "ensure_eager_loss", lambda self, cell: None)  # nor eager's
     out = tmp_path / "check"
     assert cli.main(["gpu-check", "--out-dir", str(out), "--budget", "120"]) == 0
     run_dir = Path(capsys.readouterr().out.strip().splitlines()[-1])

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -311,7 +312,10 @@ class Runner:
         what = f"{eager.backend} {cell.precision} loss after the warm-up"
         extra = {"eager_loss_steps": steps, "threads": self.settings.threads}
         try:
-            path = self._reference(eager, name, job, env, what, extra=extra)
+            # A temporary directory of its own, removed after it (a framework's default
+            # caches, e.g. torchinductor_<user>, go under TMPDIR), as a worker's is.
+            with tempfile.TemporaryDirectory(prefix="graphbench-eager-") as tmp:
+                path = self._reference(eager, name, job, {**env, "TMPDIR": tmp}, what, extra=extra)
             with np.load(path) as stored:
                 loss: float | None = float(stored["loss"])
         except (RuntimeError, KeyError, OSError, ValueError):
