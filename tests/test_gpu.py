@@ -102,6 +102,36 @@ def test_one_adam_step_on_cuda(backend, model):
             assert moved == pytest.approx(LR, rel=0.05), name
 
 
+EAGER_INSTALLED = [name for name in INSTALLED if not backends.get(name).static]
+
+
+@pytest.mark.parametrize("backend", EAGER_INSTALLED)
+def test_device_memory_readings_and_the_peak_reset_on_cuda(backend):
+    """Each framework's allocator readings (Backend.device_memory): in use and peak after
+    training steps; after reset_device_peak the peak starts again from what is in use
+    (JAX cannot reset: its peak stays the lifetime's, and its class says so)."""
+    cfg, params, batch = inputs("mlp", "quick", BATCH, seed=0)
+    b = cuda_backend(backend)
+    b.build("mlp", cfg, params, "train", "cuda")
+    data = b.put(batch)
+    for _ in range(3):
+        b.sync(b.step(data))
+    before = b.device_memory()
+    assert before is not None and before.peak_bytes >= before.in_use_bytes > 0
+    assert type(b).device_memory_counter and type(b).in_use_counter
+    b.reset_device_peak()
+    after = b.device_memory()
+    if type(b).peak_reset is not None:
+        assert after.peak_bytes <= before.peak_bytes
+        assert after.peak_bytes == pytest.approx(after.in_use_bytes, rel=0.05)
+    else:
+        assert after.peak_bytes == before.peak_bytes
+    b.sync(b.step(data))
+    assert b.device_memory().peak_bytes >= after.in_use_bytes
+    if type(b).reserved_memory_counter is not None and before.peak_reserved_bytes is not None:
+        assert before.peak_reserved_bytes >= before.peak_bytes
+
+
 @pytest.mark.slow
 def test_a_cuda_run_records_the_gpu_and_both_memory_counters(tmp_path):
     names = [b for b in INSTALLED if not backends.get(b).static]  # each framework's eager
@@ -132,6 +162,9 @@ def test_a_cuda_run_records_the_gpu_and_both_memory_counters(tmp_path):
     for r in run.results:
         assert r.ok, (r.cell.backend, r.error, r.process.output_tail)
         assert r.memory.peak_device_bytes > 0 and r.memory.device_memory_counter
+        assert r.memory.startup_peak_device_bytes > 0 and r.memory.steady_peak_device_bytes > 0
+        assert r.memory.steady_device_memory_counter
+        assert r.parity.parity_phases == ["first call", "after warm-up", "after pipeline"]
         assert r.memory.peak_gpu_process_bytes > 0 and "NVML" in r.memory.gpu_process_memory_counter
         assert r.gpu.gpu_uuid and r.gpu.gpu_name and r.gpu.gpu_memory_bytes > 0
     assert run.meta.environment.gpus

@@ -263,3 +263,42 @@ def test_run_json_records_what_workers_get_on_top_of_the_runner_environment(monk
         assert {k: changed[k] for k in STABLE_MALLOC} == STABLE_MALLOC
         assert "OMP_NUM_THREADS" not in changed  # unchanged from the runner's own
         assert "PYTHONPATH" not in changed
+
+
+TRAIN = Cell("mlp", "torch-compile", "train", "cpu", 2, "quick")
+
+
+@pytest.mark.framework
+def test_a_training_cell_gets_its_frameworks_eager_loss_after_the_warm_up(tmp_path):
+    """The runner's reference process runs the eager counterpart for the first call and the
+    warm-up's counted steps; the loss it returns goes into the cell's job."""
+    from bench.worker.scenarios.fixed import MEASURE
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    runner = Runner(run_dir, "run-1", settings_for("quick", threads=1))  # the real worker
+    steps = runner.settings.warmup_steps
+    loss = runner.ensure_eager_loss(TRAIN)
+    eager = Cell("mlp", "torch-eager", "train", "cpu", 2, "quick")
+    assert loss == pytest.approx(float(MEASURE.eager_loss(eager, 0, steps, 1)["loss"]), rel=1e-6)
+    task = runner.task(TRAIN, tmp_path / "expected.npz", None)
+    assert task.job.eager_warmup_loss == loss
+    names = [p.name for p in (runner.run_dir / "expected").iterdir()]
+    assert names == [f"mlp-quick-b2-train-seed0-torch-eager-float32-cpu-loss{1 + steps}.npz"]
+    assert (
+        runner.ensure_eager_loss(Cell("mlp", "torch-compile", "infer", "cpu", 2, "quick")) is None
+    )
+
+
+def test_a_stand_in_worker_gets_no_eager_loss(tmp_path):
+    assert make_runner(tmp_path).ensure_eager_loss(TRAIN) is None
+
+
+def test_an_eager_loss_that_cannot_be_computed_leaves_the_finite_check(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    failing = (sys.executable, "-c", "import sys; sys.exit(3)")
+    runner = Runner(run_dir, "run-1", settings_for("quick", threads=1), expected_job=failing)
+    assert runner.ensure_eager_loss(TRAIN) is None
+    assert runner.task(TRAIN, tmp_path / "expected.npz", None).job.eager_warmup_loss is None
+    assert list((run_dir / "logs").glob("*-expected.log"))  # why, for the reader

@@ -22,7 +22,8 @@ from bench.backends.base import timeit_per_call
 from bench.cli import build_parser
 from bench.cli import selfcheck as sc
 from bench.matrix.cells import Cell
-from bench.worker.scenarios.fixed import MEASURE, first_call
+from bench.results.record import Outcome
+from bench.worker.scenarios.fixed import MEASURE, Checks, first_call
 from bench.worker.selfcheck import interleave
 from tests.fakes import FakeClock, NoopBackend, measurement, quick_settings
 
@@ -224,7 +225,8 @@ def test_the_rounds_alternate_graphbench_and_the_referee():
         assert min_time_s == pytest.approx(5 * 0.002)  # as long as the 5 samples took
         return [0.003, 0.001]
 
-    rounds = interleave(m, data=(None, None), rounds=3, referee=referee)
+    rounds = interleave(m, data=(None, None), checks=Checks(m), rounds=3, referee=referee)
+    assert not isinstance(rounds, Outcome)
     assert len(rounds.graphbench_ms) == len(rounds.referee_ms) == 3
     assert rounds.referee_ms == [[3.0, 1.0]] * 3
     for samples in rounds.graphbench_ms:
@@ -256,12 +258,14 @@ def test_each_referee_times_a_real_step_interleaved_with_graphbench(backend_clas
     expected = MEASURE.reference(cell, 0)
     settings = quick_settings(min_time_s=0.05, max_samples=50)
     m, _ = measurement(cell, cls(), expected, time.perf_counter, settings)
-    data, mismatch = first_call(m)
+    checks = Checks(m)
+    data, mismatch = first_call(m, checks)
     assert mismatch is None
     per_call = cls.standard_timer(m.backend.step, data, 0.05)
     assert per_call and all(s > 0 for s in per_call)
     assert cls.referee
-    rounds = interleave(m, data, rounds=2, referee=cls.standard_timer)
+    rounds = interleave(m, data, checks, rounds=2, referee=cls.standard_timer)
+    assert not isinstance(rounds, Outcome)
     for side in (rounds.graphbench_ms, rounds.referee_ms):
         assert len(side) == 2 and all(samples and min(samples) > 0 for samples in side)
 

@@ -49,9 +49,9 @@ def test_max_rel_err_shape_mismatch():
 
 
 def test_parity_check_records_the_worst_error_and_a_mismatch_beyond_tolerance():
-    parity, verdict = check([1e-6, 5e-7], 1e-3, "loss")
+    parity, verdict = check({"step 0": 1e-6, "step 9": 5e-7}, 1e-3, "loss")
     assert parity.parity_max_rel_err == 1e-6 and verdict is None
-    parity, verdict = check([1e-6, 2e-3], 1e-3, "loss")
+    parity, verdict = check({"step 0": 1e-6, "step 9": 2e-3}, 1e-3, "loss")
     assert verdict.status is Status.MISMATCH and "the loss is off by 0.002" in verdict.error
 
 

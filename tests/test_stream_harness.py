@@ -78,7 +78,7 @@ def test_checked_steps_compare_the_unpadded_part():
 
     bad = {"step0": np.full((2, 3), 3.0)}
     verdict, r, _ = passes(STATIC, ShapeCompilingBackend(clock), clock, data, bad)
-    assert verdict.status is Status.MISMATCH and verdict.error.startswith("step 0:")
+    assert verdict.status is Status.MISMATCH and verdict.error.startswith("first pass, step 0:")
     assert r.passes.steady_step_ms == []
 
 

@@ -53,7 +53,8 @@ def test_repeat_steps_stops_at_max_count():
 def test_pipelined_syncs_once_at_the_end():
     clock = FakeClock()
     r = Recorder(clock, 0.002)
-    seconds = pipelined(r.step, r.sync, None, clock, n_steps=5)
+    seconds, out = pipelined(r.step, r.sync, None, clock, n_steps=5)
+    assert out is None  # the last step's output (the recorder's steps return their input)
     assert r.log == ["step"] * 5 + ["sync"]
     assert seconds == pytest.approx(5 * 0.002 + 0.001)
 

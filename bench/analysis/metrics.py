@@ -125,7 +125,7 @@ def pool_repetitions(results: Iterable[CellResult]) -> list[CellResult]:
 
     Reads: repetition, status, samples_ms, steady_step_ms, pipeline_steps, pipeline_s,
     build_s, first_call_s, first_call_warm_s, parity_max_rel_err, peak_host_rss_bytes,
-    peak_device_bytes, contention, contended
+    peak_device_bytes, steady_peak_device_bytes, contention, contended
     """
     groups: dict[tuple, list[CellResult]] = {}
     for r in results:
@@ -170,10 +170,12 @@ def _pooled(reps: list[CellResult]) -> Pooled:
     if base.memory is not None:
         host = [r.memory.peak_host_rss_bytes for r in use if r.memory]
         device = [r.memory.peak_device_bytes for r in use if r.memory]
+        steady = [r.memory.steady_peak_device_bytes for r in use if r.memory]
         pooled["memory"] = replace(
             base.memory,
             peak_host_rss_bytes=max((v for v in host if v is not None), default=None),
             peak_device_bytes=max((v for v in device if v is not None), default=None),
+            steady_peak_device_bytes=max((v for v in steady if v is not None), default=None),
         )
     watched = [r.contention for r in use if r.contention and r.contention.contention is not None]
     if watched:
@@ -488,17 +490,21 @@ class Baselines:
 
 
 def peak_memory(r: CellResult) -> tuple[int | None, str | None]:
-    """(peak bytes, counter) of a cell: the framework allocator's on a GPU, the worker's host
-    VmHWM on the CPU.
+    """(peak bytes, counter) of a cell's steps: on a GPU the framework allocator's steady
+    peak (after the reset at the end of the warm-up; JAX, which cannot reset: its bytes in
+    use after the timed steps), or where a record has none (written before it was measured)
+    its lifetime peak; on the CPU the worker's host VmHWM.
 
-    Reads: device, peak_device_bytes, device_memory_counter, peak_host_rss_bytes,
-    host_memory_counter
+    Reads: device, steady_peak_device_bytes, steady_device_memory_counter,
+    peak_device_bytes, device_memory_counter, peak_host_rss_bytes, host_memory_counter
     """
     m = r.memory
     if m is None:
         return None, None
     if r.cell.device == "cpu":
         return m.peak_host_rss_bytes, m.host_memory_counter
+    if m.steady_peak_device_bytes is not None:
+        return m.steady_peak_device_bytes, m.steady_device_memory_counter
     return m.peak_device_bytes, m.device_memory_counter
 
 

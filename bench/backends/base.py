@@ -29,6 +29,16 @@ ADAM = Adam()
 LOSS = "mean cross-entropy over every predicted position"
 
 
+@dataclass(frozen=True)
+class DeviceMemory:
+    """One reading of a framework's device allocator (``Backend.device_memory``); None where
+    the framework does not report that figure."""
+
+    peak_bytes: int | None  # the peak since the process started or the last reset
+    in_use_bytes: int | None  # allocated now
+    peak_reserved_bytes: int | None  # the most reserved from the device (the pools)
+
+
 class Diagnosis(abc.ABC):
     """A static backend's graph-capture diagnostics (``run --diagnose``; bench.capture).
 
@@ -78,8 +88,14 @@ class Backend(abc.ABC):
 
     name: ClassVar[str]
     framework: ClassVar[str]
-    # Which counter ``peak_device_bytes`` reads, for the results' provenance.
+    # Which counter ``peak_device_bytes`` (DeviceMemory.peak_bytes) reads, for the results'
+    # provenance; the call that resets it (None: the framework cannot, and the steady
+    # phase's figure is the bytes in use after it, from ``in_use_counter``); the counter of
+    # DeviceMemory.peak_reserved_bytes.
     device_memory_counter: ClassVar[str | None] = None
+    peak_reset: ClassVar[str | None] = None
+    in_use_counter: ClassVar[str | None] = None
+    reserved_memory_counter: ClassVar[str | None] = None
     # The framework's own standard timing tool (``standard_timer``), as selfcheck names it.
     referee: ClassVar[str | None] = None
 
@@ -160,6 +176,16 @@ class Backend(abc.ABC):
 
     def peak_device_bytes(self) -> int | None:
         """Peak bytes of the framework's device allocator, or None on CPU."""
+        memory = self.device_memory()
+        return None if memory is None else memory.peak_bytes
+
+    def device_memory(self) -> DeviceMemory | None:
+        """The device allocator's figures now (the counters named above); None on the CPU."""
+        return None
+
+    def reset_device_peak(self) -> None:
+        """Start the allocator's peak again from what is in use now (``peak_reset``); nothing
+        where the framework cannot (JAX) or on the CPU."""
         return None
 
     def diagnose(self) -> Diagnosis | None:

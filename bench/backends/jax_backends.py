@@ -20,7 +20,7 @@ import numpy as np
 import optax
 
 import models
-from bench.backends.base import ADAM, Backend, timeit_per_call
+from bench.backends.base import ADAM, Backend, DeviceMemory, timeit_per_call
 from bench.matrix.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
 from bench.matrix.precision import get as precision_policy
 
@@ -72,6 +72,9 @@ def next_loss_scale(scaling: dict, finite) -> dict:
 class JaxBackend(Backend):
     framework = "jax"
     device_memory_counter = "jax Device.memory_stats()['peak_bytes_in_use']"
+    # JAX has no call that resets its peak: peak_reset stays None.
+    in_use_counter = "jax Device.memory_stats()['bytes_in_use']"
+    reserved_memory_counter = "jax Device.memory_stats()['peak_bytes_reserved']"
 
     @classmethod
     def configure(cls, device: str, threads: int, precision: str) -> dict[str, Any]:
@@ -277,12 +280,17 @@ class JaxBackend(Backend):
     def export_params(self) -> dict[str, np.ndarray]:
         return self.impl.export(self.cfg, self.params, self.state)
 
-    def peak_device_bytes(self) -> int | None:
+    def device_memory(self) -> DeviceMemory | None:
         if self.device.platform == "cpu":
             return None
         stats = self.device.memory_stats() or {}
-        peak = stats.get("peak_bytes_in_use")
-        return None if peak is None else int(peak)
+
+        def read(name: str) -> int | None:
+            return None if stats.get(name) is None else int(stats[name])
+
+        return DeviceMemory(
+            read("peak_bytes_in_use"), read("bytes_in_use"), read("peak_bytes_reserved")
+        )
 
     def trace(self, run_steps, out_dir: Path) -> list[str]:
         """jax.profiler.trace: a Perfetto (Chrome-trace) JSON and the XSpace for TensorBoard."""

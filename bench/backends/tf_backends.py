@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 import models
-from bench.backends.base import ADAM, Backend, timeit_per_call
+from bench.backends.base import ADAM, Backend, DeviceMemory, timeit_per_call
 from bench.matrix.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
 from bench.matrix.precision import get as precision_policy
 
@@ -91,6 +91,8 @@ def call(model, x, training: bool, lengths):
 class TfBackend(Backend):
     framework = "tf"
     device_memory_counter = "tf.config.experimental.get_memory_info('GPU:0')['peak']"
+    peak_reset = "tf.config.experimental.reset_memory_stats('GPU:0')"
+    in_use_counter = "tf.config.experimental.get_memory_info('GPU:0')['current']"
 
     @classmethod
     def configure(cls, device: str, threads: int, precision: str) -> dict[str, Any]:
@@ -270,10 +272,16 @@ class TfBackend(Backend):
     def export_params(self) -> dict[str, np.ndarray]:
         return self.impl.export(self.cfg, self.model)
 
-    def peak_device_bytes(self) -> int | None:
+    def device_memory(self) -> DeviceMemory | None:
         if self.device_name.startswith("/CPU"):
             return None
-        return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+        info = tf.config.experimental.get_memory_info("GPU:0")
+        # TensorFlow reports no reservation of its BFC allocator's pool.
+        return DeviceMemory(int(info["peak"]), int(info["current"]), None)
+
+    def reset_device_peak(self) -> None:
+        if not self.device_name.startswith("/CPU"):
+            tf.config.experimental.reset_memory_stats("GPU:0")
 
     def trace(self, run_steps, out_dir: Path) -> list[str]:
         """tf.profiler: the XSpace for TensorBoard, and its trace viewer's Chrome-trace JSON

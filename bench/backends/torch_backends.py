@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 import models
 from bench.backends import torch_cudagraphs
-from bench.backends.base import ADAM, Backend
+from bench.backends.base import ADAM, Backend, DeviceMemory
 from bench.matrix.precision import LOSS_SCALE_FACTOR, LOSS_SCALE_GROWTH_INTERVAL, LOSS_SCALE_INIT
 from bench.matrix.precision import get as precision_policy
 
@@ -40,6 +40,9 @@ def cross_entropy(
 class TorchBackend(Backend):
     framework = "torch"
     device_memory_counter = "torch.cuda.max_memory_allocated"
+    peak_reset = "torch.cuda.reset_peak_memory_stats"
+    in_use_counter = "torch.cuda.memory_allocated"
+    reserved_memory_counter = "torch.cuda.max_memory_reserved"
 
     @classmethod
     def configure(cls, device: str, threads: int, precision: str) -> dict[str, Any]:
@@ -237,10 +240,18 @@ class TorchBackend(Backend):
     def export_params(self) -> dict[str, np.ndarray]:
         return self.impl.export(self.cfg, self.module)
 
-    def peak_device_bytes(self) -> int | None:
+    def device_memory(self) -> DeviceMemory | None:
         if self.device.type != "cuda":
             return None
-        return int(torch.cuda.max_memory_allocated(self.device))
+        return DeviceMemory(
+            peak_bytes=int(torch.cuda.max_memory_allocated(self.device)),
+            in_use_bytes=int(torch.cuda.memory_allocated(self.device)),
+            peak_reserved_bytes=int(torch.cuda.max_memory_reserved(self.device)),
+        )
+
+    def reset_device_peak(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
 
     def trace(self, run_steps, out_dir: Path) -> list[str]:
         """torch.profiler (CPU, and CUDA kernels on a GPU): a Chrome-trace JSON."""

@@ -31,6 +31,9 @@ class Job:
     # A reduced precision: the framework's float32 eager output of the block, to compare.
     eager32_path: str | None = None
     trace_dir: str | None = None  # phase "trace" or "diagnose": where its files go
+    # A training cell: its framework's eager loss after the warm-up's counted steps (same
+    # device and precision), from the runner's reference process; None: not known.
+    eager_warmup_loss: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +44,7 @@ class Job:
             "phase": self.phase,
             "eager32_path": self.eager32_path,
             "trace_dir": self.trace_dir,
+            "eager_warmup_loss": self.eager_warmup_loss,
         }
 
     @classmethod
@@ -53,6 +57,7 @@ class Job:
             data["phase"],
             data.get("eager32_path"),
             data.get("trace_dir"),
+            data.get("eager_warmup_loss"),
         )
 
 

@@ -14,10 +14,13 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 import models
 import models.user as user_models
@@ -128,6 +131,8 @@ class Runner:
         self.results: list[CellResult] = results
         # Cells being measured again (remeasure): cell key -> why.
         self.again: dict[tuple, str] = {}
+        # Training cells: their framework's eager loss after the warm-up (ensure_eager_loss).
+        self.eager_losses: dict[tuple, float | None] = {}
 
     def pending(self, cells: Sequence[Cell]) -> list[Cell]:
         """Cells with no result yet (all of them in a new run; the rest when resuming), and
@@ -153,7 +158,9 @@ class Runner:
             """The cell's reference paths, or None once it is recorded as not run (or, out
             of time, left for resume)."""
             try:
-                return self.ensure_expected(cell), self.ensure_eager32(cell)
+                paths = self.ensure_expected(cell), self.ensure_eager32(cell)
+                self.ensure_eager_loss(cell)  # kept for the cell's job (None: finite only)
+                return paths
             except OutOfTime:
                 return None  # not started: left for resume, as the cells after it
             except RuntimeError as exc:  # a reference could not be computed
@@ -161,10 +168,10 @@ class Runner:
                 record(self.not_run(cell, Status.FAILED, str(exc)))
                 return None
 
-        # Every reference first (float64 NumPy, and a reduced precision's float32 eager run),
-        # so that none is computed while a timing cell runs, whatever the executor; lazily,
-        # each just before its cell (lazy_references). A cell that will not run is recorded
-        # at once either way.
+        # Every reference first (float64 NumPy, a reduced precision's float32 eager run, a
+        # training cell's eager loss after the warm-up), so that none is computed while a
+        # timing cell runs, whatever the executor; lazily, each just before its cell
+        # (lazy_references). A cell that will not run is recorded at once either way.
         ready: list[tuple[Cell, tuple[Path, Path | None] | None]] = []
         for cell in cells:
             reason = self.skip_reason(cell)
@@ -240,7 +247,15 @@ class Runner:
         worker = self.worker or (python, "-m", "bench.worker")
         eager32 = None if eager32_path is None else str(eager32_path)
         return CellTask(
-            job=Job(self.run_id, cell, self.settings, "", "cold", eager32),
+            job=Job(
+                self.run_id,
+                cell,
+                self.settings,
+                "",
+                "cold",
+                eager32,
+                eager_warmup_loss=self.eager_losses.get(cell.key()),
+            ),
             index=self.index.get(cell.key(), len(self.index)),
             expected_path=str(expected_path),
             worker=worker,
@@ -297,8 +312,57 @@ class Runner:
         what = f"{eager} float32 output"
         return self._reference(cell, name, job, env, what, eager32=True)
 
+    def ensure_eager_loss(self, cell: Cell) -> float | None:
+        """A training cell's comparison after its warm-up: the loss its framework's eager
+        backend returns at the same step, from the same weights and batch, on the same device
+        at the same precision (bench.worker.parity.TrainCheck). Computed once per block,
+        framework and precision, in the framework's interpreter; None where the scenario does
+        not check it, for a user's model, or where the eager run failed (its log says why):
+        the cell's loss is then checked to be finite only. A stand-in worker (tests) checks
+        nothing: none is computed for it."""
+        scenario = scenarios.get(cell.scenario)
+        if (
+            cell.mode != "train"
+            or not scenario.checks_eager_loss
+            or models.is_user_model(cell.model)
+            or self.worker is not None
+        ):
+            return None
+        if cell.key() in self.eager_losses:
+            return self.eager_losses[cell.key()]
+        eager = replace(cell, backend=backends.eager_counterpart(cell.backend))
+        steps = self.settings.warmup_steps
+        name = scenario.reference_name(cell, self.settings.seed).replace(
+            ".npz", f"-{eager.backend}-{cell.precision}-{cell.device}-loss{1 + steps}.npz"
+        )
+        python = self.pythons.get(cell.framework, sys.executable)
+        job = [python, *self.expected_job[1:]]
+        env = worker_env(eager, self.settings)
+        what = f"{eager.backend} {cell.precision} loss after the warm-up"
+        extra = {"eager_loss_steps": steps, "threads": self.settings.threads}
+        try:
+            # A temporary directory of its own, removed after it (a framework's default
+            # caches, e.g. torchinductor_<user>, go under TMPDIR), as a worker's is.
+            with tempfile.TemporaryDirectory(prefix="graphbench-eager-") as tmp:
+                path = self._reference(eager, name, job, {**env, "TMPDIR": tmp}, what, extra=extra)
+            with np.load(path) as stored:
+                loss: float | None = float(stored["loss"])
+        except OutOfTime:
+            raise  # not started: the deadline, not the eager run, stopped it
+        except (RuntimeError, KeyError, OSError, ValueError):
+            loss = None
+        self.eager_losses[cell.key()] = loss
+        return loss
+
     def _reference(
-        self, cell: Cell, name: str, job: list[str], env: dict, what: str, eager32: bool = False
+        self,
+        cell: Cell,
+        name: str,
+        job: list[str],
+        env: dict,
+        what: str,
+        eager32: bool = False,
+        extra: dict | None = None,
     ) -> Path:
         """A reference file of the run (computed once, in a process of its own)."""
         path = self.run_dir / EXPECTED_DIR / name
@@ -309,7 +373,8 @@ class Runner:
         if self.deadline is not None:  # a reference never runs past the run's budget
             timeout_s = max(0.0, min(timeout_s, self.deadline - time.monotonic()))
         job_path = path.with_suffix(".job.json")
-        job_path.write_text(json.dumps({"cell": cell.to_dict(), "seed": seed, "eager32": eager32}))
+        order = {"cell": cell.to_dict(), "seed": seed, "eager32": eager32, **(extra or {})}
+        job_path.write_text(json.dumps(order))
         run = run_process([*job, str(job_path), str(path)], env, timeout_s)
         job_path.unlink()
         (self.run_dir / "logs" / f"{path.stem}-expected.log").write_text(run.log)

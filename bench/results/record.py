@@ -20,7 +20,11 @@ setup           framework_version, framework_settings,  worker.setup_of (before 
 build           build_s, flops_per_step, flops_counter  worker.scenarios.base.build_model
 parity          parity_max_rel_err, parity_tolerance,   bench.worker.parity.check
                 parity_output, parity_float32_
-                eager_err, parity_reference
+                eager_err, parity_reference,
+                parity_phases, parity_phase_errors,
+                parity_train_step, parity_train_
+                loss, parity_train_eager_loss,
+                parity_train_band
 first_call      first_call_s                            worker.scenarios.fixed.first_call
 steady          warmup_ms, samples_ms, pipeline_steps,  worker.scenarios.fixed.steady_state
                 pipeline_s, compilations, cuda_graphs
@@ -31,7 +35,12 @@ memory          peak_host_rss_bytes, host_memory_       worker.memory_of
                 counter, peak_device_bytes,
                 device_memory_counter,
                 peak_gpu_process_bytes,
-                gpu_process_memory_counter
+                gpu_process_memory_counter,
+                startup_peak_device_bytes,
+                steady_peak_device_bytes, steady_
+                device_memory_counter, peak_
+                reserved_device_bytes, reserved_
+                device_memory_counter
 gpu             gpu_index, gpu_uuid, gpu_name, gpu_     worker.gpu_of
                 memory_bytes, gpu_sm_clock_mhz,
                 gpu_memory_clock_mhz, gpu_power_
@@ -171,6 +180,18 @@ class Parity(Group):
     # What the output was checked against; None: the zoo's float64 NumPy reference. A user's
     # model: its own framework, eager, in float64 (or float32 where float64 fails).
     parity_reference: str | None = _f()
+    # The phases the output was checked in, in order (bench.worker.parity: "first call",
+    # "after warm-up", "after pipeline"; a stream: "first pass", "second pass"), and each
+    # one's error: against the reference, or a training loss after the first call against
+    # its framework's eager loss at the same step (parity_train_*). A phase listed without
+    # an error: the loss was checked to be finite only (no eager loss to set it beside);
+    # null: not finite. Records before these fields: the first call (or pass) only.
+    parity_phases: list[str] = field(default_factory=list)
+    parity_phase_errors: dict[str, float | None] = field(default_factory=dict, metadata=AT_LEAST_0)
+    parity_train_step: int | None = _f(1)  # training steps taken, first call included
+    parity_train_loss: float | None = _f()  # the cell's loss there (None: not finite)
+    parity_train_eager_loss: float | None = _f()  # its framework's eager loss at that step
+    parity_train_band: float | None = _f(0)  # the relative band the loss was held to
 
 
 @dataclass(frozen=True)
@@ -216,6 +237,16 @@ class Memory(Group):
     # The driver's view of the worker's GPU memory (bench.nvml), the same for every framework.
     peak_gpu_process_bytes: int | None = _f(0)
     gpu_process_memory_counter: str | None = None
+    # The framework allocator's peak from the start to the end of the warm-up (build,
+    # compilation, autotuning, CUDA-graph recording), read before the reset that starts the
+    # steady phase; then its peak over the timed steps, after that reset (JAX has no reset:
+    # its bytes in use at the end of the timed steps), each with the counter it comes from.
+    startup_peak_device_bytes: int | None = _f(0)
+    steady_peak_device_bytes: int | None = _f(0)
+    steady_device_memory_counter: str | None = None
+    # The most the allocator reserved from the device (its pools: what others cannot use).
+    peak_reserved_device_bytes: int | None = _f(0)
+    reserved_device_memory_counter: str | None = None
 
 
 @dataclass(frozen=True)

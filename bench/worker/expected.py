@@ -23,12 +23,16 @@ from bench.worker import scenarios
 
 def main(argv: list[str]) -> int:
     """``python -m bench.worker.expected JOB OUT``; with ``"eager32": true`` in JOB, the outputs of
-    the cell's framework, eager, in float32 (run under the framework's interpreter)."""
+    the cell's framework, eager, in float32 (run under the framework's interpreter); with
+    ``"eager_loss_steps": K``, the loss of the cell's (eager) backend after the first call
+    and K more training steps, on its device at its precision."""
     job = json.loads(Path(argv[0]).read_text())
     cell = Cell.from_dict(job["cell"])
     out = Path(argv[1])
     scenario = scenarios.get(cell.scenario)
-    if job.get("eager32"):
+    if job.get("eager_loss_steps") is not None:
+        outputs = scenario.eager_loss(cell, job["seed"], job["eager_loss_steps"], job["threads"])
+    elif job.get("eager32"):
         outputs = scenario.eager_float32(cell, job["seed"]) or {}
     else:
         outputs = scenario.reference(cell, job["seed"])

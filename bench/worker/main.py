@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import traceback
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -39,7 +40,7 @@ from bench.results.record import CellResult, Gpu, Memory, Outcome, Setup, Status
 from bench.results.store import write_json_atomic
 from bench.worker import contention, scenarios
 from bench.worker.contention import CpuWatch
-from bench.worker.memory import HOST_RSS_COUNTER, peak_rss_bytes
+from bench.worker.memory import MemoryWatch
 from bench.worker.scenarios.base import Measurement
 from bench.worker.sentinel import SentinelWatch
 from bench.worker.timing import Clock, default_clock
@@ -88,18 +89,50 @@ def setup_of(backend_cls: type[Backend], cell: Cell, settings: Settings, affinit
     )
 
 
-def memory_of(backend: Backend | None, device: str, sampler: gpu.ProcessSampler | None) -> Memory:
-    """The worker's peaks so far: host VmHWM; on a GPU the framework allocator's and the
-    driver's (NVML, sampled)."""
-    on_device = backend is not None and device != "cpu"
+def memory_of(
+    backend: Backend | None,
+    device: str,
+    sampler: gpu.ProcessSampler | None,
+    watch: MemoryWatch | None = None,
+) -> Memory:
+    """The worker's peaks so far: host VmHWM (outside the parity checks); on a GPU the
+    framework allocator's (over the whole life, up to the end of the warm-up, and over the
+    timed steps, and its reservation) and the driver's (NVML, sampled)."""
+    watch = watch or MemoryWatch()
     driver_bytes, driver_counter = sampler.peak() if sampler else (None, None)
-    return Memory(
-        peak_host_rss_bytes=peak_rss_bytes(),
-        host_memory_counter=HOST_RSS_COUNTER,
-        peak_device_bytes=backend.peak_device_bytes() if on_device and backend else None,
-        device_memory_counter=backend.device_memory_counter if on_device and backend else None,
+    host = Memory(
+        peak_host_rss_bytes=watch.host_peak(),
+        host_memory_counter=watch.host_counter,
         peak_gpu_process_bytes=driver_bytes,
         gpu_process_memory_counter=driver_counter,
+    )
+    now = backend.device_memory() if backend is not None and device != "cpu" else None
+    if backend is None or now is None:
+        return host
+    start, steady = watch.startup, watch.steady
+    # After the reset the counter's peak is the steady phase's: the whole life's is the
+    # larger of the two readings, which cover it between them.
+    peaks = [m.peak_bytes for m in (start, now) if m is not None and m.peak_bytes is not None]
+    reserved = [m.peak_reserved_bytes for m in (start, now) if m is not None]
+    if steady is None:
+        steady_bytes, steady_counter = None, None
+    elif backend.peak_reset is not None:
+        steady_bytes = steady.peak_bytes
+        steady_counter = (
+            f"{backend.device_memory_counter} after {backend.peak_reset} at the end of the warm-up"
+        )
+    else:
+        steady_bytes = steady.in_use_bytes
+        steady_counter = f"{backend.in_use_counter} at the end of the timed steps (no peak reset)"
+    return replace(
+        host,
+        peak_device_bytes=max(peaks) if peaks else None,
+        device_memory_counter=backend.device_memory_counter,
+        startup_peak_device_bytes=None if start is None else start.peak_bytes,
+        steady_peak_device_bytes=steady_bytes,
+        steady_device_memory_counter=steady_counter if steady_bytes is not None else None,
+        peak_reserved_device_bytes=max((v for v in reserved if v is not None), default=None),
+        reserved_device_memory_counter=backend.reserved_memory_counter,
     )
 
 
@@ -140,9 +173,31 @@ def gpu_of(start: gpu.GpuState | None, sampler: gpu.ProcessSampler | None) -> Gp
     )
 
 
-def load_expected(path: str) -> dict[str, np.ndarray]:
-    with np.load(path) as stored:
-        return {name: stored[name] for name in stored.files}
+class StoredOutputs(Mapping[str, np.ndarray]):
+    """A block's reference outputs, read from their file each time one is asked for: a
+    worker holds none between its parity checks (the full-profile transformer's float64
+    logits are 1.65 GB)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        with np.load(path) as stored:
+            self.names = list(stored.files)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.names:
+            raise KeyError(name)
+        with np.load(self.path) as stored:
+            return stored[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def load_expected(path: str) -> StoredOutputs:
+    return StoredOutputs(path)
 
 
 def run_job(job: Job, result_path: Path, clock: Clock = default_clock) -> CellResult:
@@ -176,9 +231,10 @@ def _measure(
 ) -> CellResult:
     cell = job.cell
     state: dict[str, Any] = {"backend": None}
+    memory = MemoryWatch()
 
     def save(result: CellResult) -> None:
-        result = replace(result, memory=memory_of(state["backend"], cell.device, sampler))
+        result = replace(result, memory=memory_of(state["backend"], cell.device, sampler, memory))
         write_json_atomic(result_path, result.to_json())
 
     m: Measurement | None = None
@@ -207,6 +263,8 @@ def _measure(
                 result=result,
                 watch=watch if job.phase == "cold" else None,
                 trace_dir=job.trace_dir,
+                memory=memory,
+                eager_warmup_loss=job.eager_warmup_loss,
             )
             verdict = scenarios.get(cell.scenario).measure(m)
     except Exception as exc:
@@ -218,7 +276,7 @@ def _measure(
     return replace(
         m.result if m is not None else result,
         outcome=verdict,
-        memory=memory_of(state["backend"], cell.device, sampler),
+        memory=memory_of(state["backend"], cell.device, sampler, memory),
     )
 
 

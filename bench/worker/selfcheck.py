@@ -25,11 +25,11 @@ from typing import Any
 from bench import backends
 from bench.matrix.job import Job
 from bench.matrix.precision import TOLERANCE
-from bench.results.record import CellResult
+from bench.results.record import CellResult, Outcome
 from bench.results.store import write_json_atomic
 from bench.worker.main import limit_cpus, load_expected, one_line, start_watchdog
 from bench.worker.scenarios.base import Measurement
-from bench.worker.scenarios.fixed import first_call, steady_state
+from bench.worker.scenarios.fixed import Checks, first_call, steady_state
 from bench.worker.timing import Clock, default_clock
 
 # (step, inputs, min_time_s) -> seconds per call: a Backend's ``standard_timer``.
@@ -45,14 +45,19 @@ class Rounds:
     referee_ms: list[list[float]]
 
 
-def interleave(m: Measurement, data: Any, rounds: int, referee: StandardTimer) -> Rounds:
+def interleave(
+    m: Measurement, data: Any, checks: Checks, rounds: int, referee: StandardTimer
+) -> Rounds | Outcome:
     """``rounds`` times: graphbench's steady state, then the referee on the same step for as
     long as graphbench's samples took (the profile's ``max_samples`` can end them before
-    its ``min_time_s``), so that both sides see the machine for the same time."""
+    its ``min_time_s``), so that both sides see the machine for the same time. A mismatch
+    after a warm-up or a pipeline (parity on what is timed, as in a run) stops it."""
     ours: list[list[float]] = []
     theirs: list[list[float]] = []
     for _ in range(rounds):
-        steady_state(m, data)
+        mismatch = steady_state(m, data, checks)
+        if mismatch is not None:
+            return mismatch
         samples_ms = list(m.result.steady.samples_ms) if m.result.steady else []
         seconds = referee(m.backend.step, data, sum(samples_ms) / 1e3)
         ours.append(samples_ms)
@@ -82,10 +87,13 @@ def compare_cell(job: Job, rounds: int, clock: Clock = default_clock) -> dict[st
         save=lambda result: None,  # nothing to checkpoint: the parent reads the end result
         result=CellResult(run_id=job.run_id, cell=cell),
     )
-    data, mismatch = first_call(m)
+    checks = Checks(m)
+    data, mismatch = first_call(m, checks)
     if mismatch is not None:  # never timed, as in a run
         return {**found, "error": f"{mismatch.status}: {mismatch.error}"}
-    done = interleave(m, data, rounds, cls.standard_timer)
+    done = interleave(m, data, checks, rounds, cls.standard_timer)
+    if isinstance(done, Outcome):
+        return {**found, "error": f"{done.status}: {done.error}"}
     return {**found, "graphbench_ms": done.graphbench_ms, "referee_ms": done.referee_ms}
 
 

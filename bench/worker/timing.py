@@ -47,8 +47,9 @@ def repeat_steps(
     return durations
 
 
-def pipelined(step: Step, sync: Sync, inputs: Any, clock: Clock, n_steps: int) -> float:
-    """Seconds for ``n_steps`` back-to-back steps with one sync at the end.
+def pipelined(step: Step, sync: Sync, inputs: Any, clock: Clock, n_steps: int) -> tuple[float, Any]:
+    """Seconds for ``n_steps`` back-to-back steps with one sync at the end, and the last
+    step's output (for its parity check).
 
     This lets an asynchronous backend overlap dispatch with execution, as a real
     serving or training loop does: the throughput figure comes from here.
@@ -60,4 +61,4 @@ def pipelined(step: Step, sync: Sync, inputs: Any, clock: Clock, n_steps: int) -
     for _ in range(n_steps):
         out = step(inputs)
     sync(out)
-    return clock() - start
+    return clock() - start, out

@@ -48,6 +48,9 @@ class Scenario(abc.ABC):
     # Whether a reduced precision's error is set beside its framework's float32 eager
     # output (bench.worker.expected --eager32 computes it).
     compares_eager_float32: ClassVar[bool] = False
+    # Whether a training cell's loss after the warm-up is checked against its framework's
+    # eager loss at the same step (bench.worker.expected computes that loss).
+    checks_eager_loss: ClassVar[bool] = False
 
     def models(self) -> tuple[str, ...]:
         """The models this scenario applies to."""

@@ -15,6 +15,7 @@ class FixedShapes(Scenario):
     title = "fixed shapes"
     warm_start = True
     compares_eager_float32 = True
+    checks_eager_loss = True
 
     def expand(self, request: MatrixRequest) -> list[Cell]:
         cells = []

@@ -5,7 +5,8 @@ share. Its matrix is bench.matrix.scenarios; its summary rows bench.analysis.sum
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ import models
 from bench.matrix.cells import Cell
 from bench.matrix.profiles import Settings
 from bench.results.record import Build, CellResult, Outcome
+from bench.worker.memory import MemoryWatch
 from bench.worker.timing import Clock
 from bench.worker.window import SampleWindow
 
@@ -33,7 +35,7 @@ class Measurement:
     cell: Cell
     settings: Settings
     backend: Backend
-    expected: dict[str, np.ndarray]
+    expected: Mapping[str, np.ndarray]
     tolerance: float  # parity: the largest max-relative error the cell's precision admits
     # "cold", or "warm": a second process finding the first one's caches; "trace" and
     # "diagnose" run after the measured ones.
@@ -42,7 +44,7 @@ class Measurement:
     save: Callable[[CellResult], None]
     result: CellResult
     # A reduced precision: its framework's float32 eager outputs (bench.expected --eager32).
-    eager32: dict[str, np.ndarray] | None = None
+    eager32: Mapping[str, np.ndarray] | None = None
     # Watches the worker's cores while the samples are taken, and times the sentinel before
     # and after (bench.worker.window): a scenario starts it before its steady-state steps
     # and stops it after.
@@ -50,6 +52,24 @@ class Measurement:
     # Phase "trace": where the profiler writes (bench.analysis.traces); "diagnose": where
     # capture.json goes (bench.worker.capture).
     trace_dir: str | None = None
+    # The worker's memory readings (bench.worker.memory): the scenario marks the end of the
+    # warm-up and of the timed steps, and holds each parity check in ``parity_check``.
+    memory: MemoryWatch | None = None
+    # A training cell: its framework's eager loss after the warm-up's counted steps, on the
+    # same device and precision (bench.worker.expected, the runner's); None: not known.
+    eager_warmup_loss: float | None = None
+
+    def parity_check(self) -> contextlib.AbstractContextManager[None]:
+        """The context of a parity check, whose memory the host peak leaves out."""
+        return self.memory.parity_check() if self.memory else contextlib.nullcontext()
+
+    def end_warmup(self) -> None:
+        if self.memory is not None:
+            self.memory.end_warmup(self.backend)
+
+    def end_steady(self) -> None:
+        if self.memory is not None:
+            self.memory.end_steady(self.backend)
 
     def record(self, **groups: Any) -> None:
         self.result = replace(self.result, **groups)
@@ -67,6 +87,13 @@ class ScenarioMeasure(abc.ABC):
         """The same outputs from the cell's framework, eager, in float32 on the CPU: what a
         reduced precision's error is set beside. None: this scenario does not compare."""
         return None
+
+    def eager_loss(self, cell: Cell, seed: int, steps: int, threads: int) -> dict[str, np.ndarray]:
+        """``{"loss": ...}``: the training loss the eager backend ``cell`` names returns after its
+        first call and ``steps`` more steps, on the cell's device at its precision (what a
+        training cell's loss after the warm-up is checked against). Scenarios whose matrix
+        sets checks_eager_loss implement it."""
+        raise NotImplementedError(f"{type(self).__name__} has no eager loss to compare")
 
     @abc.abstractmethod
     def measure(self, m: Measurement) -> Outcome:

@@ -6,7 +6,9 @@ stream for every backend, with one of three strategies (bench.streams): each bat
 it comes (``exact``), the backend's own dynamic-shape mode (``dynamic``) or padded to
 buckets (``bucket``).
 
-Two passes over the same stream, in one worker. The first is what a service or a
+Two passes over the same stream, in one worker. The first pass checks outputs along the
+stream against the reference; the second checks its last checked step again (inference:
+against the reference; training: the loss is finite). The first is what a service or a
 training job meets: every new shape may trigger a trace or a compilation, and its wall
 time includes them. The second repeats the stream with every shape already seen: its
 per-step times are the steady state. What is derived from them (the stream's total, its
@@ -25,7 +27,7 @@ from bench.matrix.cells import Cell
 from bench.matrix.streams import STREAM_STEPS, STREAMS, bucket_edges, pad_right, padded_length
 from bench.results.record import Outcome, Passes, Status
 from bench.worker import capture
-from bench.worker.parity import check, max_rel_err
+from bench.worker.parity import FIRST_PASS, SECOND_PASS, TrainCheck, check, max_rel_err, train_band
 from bench.worker.scenarios.base import Measurement, ScenarioMeasure, build_model, parity_output
 from bench.worker.scenarios.fixed import reference_output
 from bench.worker.timing import timed_step
@@ -115,7 +117,8 @@ def run_passes(m: Measurement, data: list[Any], lengths: list[int], fed: list[in
     checked = sorted(int(k.removeprefix("step")) for k in m.expected)
     step_ms: list[float] = []
     compiled_at: list[int] = []
-    errors: list[float] = []
+    errors: dict[str, float] = {}
+    train: list[TrainCheck] = []
 
     def passes(**more: Any) -> Passes:
         return Passes(
@@ -135,12 +138,16 @@ def run_passes(m: Measurement, data: list[Any], lengths: list[int], fed: list[in
         if after is not None and before is not None and after > before:
             compiled_at.append(i)
         if i in checked:
-            want = m.expected[f"step{i}"]
-            errors.append(max_rel_err(unpadded(b.to_numpy(out), want.shape), want))
+            with m.parity_check():  # the reference and the host copy: the check's memory
+                want = m.expected[f"step{i}"]
+                errors[f"{FIRST_PASS}, step {i}"] = max_rel_err(
+                    unpadded(b.to_numpy(out), want.shape), want
+                )
+                del want
             parity, mismatch = check(errors, m.tolerance, parity_output(m.cell.mode))
             m.record(parity=parity, passes=passes())
             if mismatch is not None:
-                return Outcome(Status.MISMATCH, f"step {i}: {mismatch.error}")
+                return mismatch
         if (i + 1) % CHECKPOINT_EVERY == 0:
             m.record(passes=passes())  # a first pass cut short by the timeout keeps its steps
     first_pass_compilations = b.compilations()
@@ -148,7 +155,14 @@ def run_passes(m: Measurement, data: list[Any], lengths: list[int], fed: list[in
 
     if m.watch is not None:  # the second pass is the stream's steady state
         m.watch.start()
-    steady = [timed_step(b.step, b.sync, batch, clock)[1] * 1e3 for batch in data]
+    # Its last checked step is checked again (a replay of what the first pass compiled).
+    again_at = checked[-1] if checked else None
+    steady, again_out = [], None
+    for i, batch in enumerate(data):
+        out, seconds = timed_step(b.step, b.sync, batch, clock)
+        steady.append(seconds * 1e3)
+        if i == again_at:
+            again_out = b.to_numpy(out)  # untimed, before the next step can overwrite it
     if m.watch is not None:
         m.watch.stop()
     count = b.compilations()
@@ -164,7 +178,22 @@ def run_passes(m: Measurement, data: list[Any], lengths: list[int], fed: list[in
             compilations_second_pass=again,
         )
     )
-    return Outcome(Status.OK)
+    if again_at is None or again_out is None:
+        return Outcome(Status.OK)
+    phase = f"{SECOND_PASS}, step {again_at}"
+    with m.parity_check():
+        if m.cell.mode == "infer":
+            want = m.expected[f"step{again_at}"]
+            errors[phase] = max_rel_err(unpadded(again_out, want.shape), want)
+            del want
+        else:  # the weights have moved since the first pass: the loss must be finite
+            step = len(data) + again_at + 1
+            loss, band = float(again_out), train_band(m.tolerance)
+            train.append(TrainCheck(phase, step, loss, None, band, scale=1.0))
+        del again_out
+    parity, mismatch = check(errors, m.tolerance, parity_output(m.cell.mode), train=train)
+    m.record(parity=parity)
+    return mismatch or Outcome(Status.OK)
 
 
 MEASURE = ShapeStreamMeasure()
