@@ -363,7 +363,7 @@ def test_the_fixed_scenario_opens_the_gpu_window_around_its_samples_only(fake):
         m, _ = measurement(cell(), backend, {"output": np.zeros(2)}, clock)
         m.watch = SampleWindow(CpuWatch(sorted(os.sched_getaffinity(0))), None, s)
         backend.step(None)  # the first call, outside the window
-        fixed.steady_state(m, None)
+        assert fixed.steady_state(m, None, fixed.Checks(m)) is None  # every check passes
     steady = m.result.steady
     assert steady is not None and steady.warmup_ms and steady.pipeline_steps
     steps = len(steady.samples_ms) + steady.pipeline_steps
