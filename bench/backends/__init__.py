@@ -86,12 +86,17 @@ def not_installed_reason(framework_name: str) -> str | None:
 
 
 def backend_not_installed_reason(name: str) -> str | None:
-    """Why a backend cannot run in this interpreter: its framework, or for a Keras backend
-    Keras itself, is missing (found without importing either)."""
+    """Why a backend cannot run in this interpreter: its framework, for a Keras backend Keras
+    itself, or a runtime of its own (onnxruntime) is missing (found without importing any)."""
     info = get(name)
     missing = not_installed_reason(info.framework)
-    if missing or info.keras_backend is None or importlib.util.find_spec("keras"):
+    if missing:
         return missing
+    own = [p for p in info.packages if importlib.util.find_spec(p) is None]
+    if own:
+        return f"{', '.join(own)} not installed (pip install 'graphbench[{info.extra}]')"
+    if info.keras_backend is None or importlib.util.find_spec("keras"):
+        return None
     return "keras not installed (pip install 'graphbench[keras]')"
 
 

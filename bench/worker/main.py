@@ -190,6 +190,7 @@ def _measure(
                 result=result,
                 watch=watch if job.phase == "cold" else None,
                 trace_dir=job.trace_dir,
+                artifact_dir=job.artifact_dir,
             )
             verdict = scenarios.get(cell.scenario).measure(m)
     except Exception as exc:

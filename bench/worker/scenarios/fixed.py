@@ -16,7 +16,7 @@ import numpy as np
 
 import models
 from bench.matrix.cells import Cell
-from bench.matrix.job import TRACE_STEPS
+from bench.matrix.job import ARTIFACT_PHASE, LOAD_PHASE, TRACE_STEPS
 from bench.results.record import FirstCall, Outcome, Status, Steady
 from bench.worker import capture
 from bench.worker.parity import check, max_rel_err
@@ -74,9 +74,16 @@ class FixedShapesMeasure(ScenarioMeasure):
             build_model(m, cfg, params)
             data = m.backend.put(batch)
             return capture.diagnose(m, [data] * (1 + capture.AFTER_STEPS))
+        if m.phase == ARTIFACT_PHASE:  # an ahead-of-time backend: build the artefact only
+            cell = m.cell
+            cfg, params, batch = inputs(cell.model, cell.profile, cell.batch_size, m.settings.seed)
+            build_model(m, cfg, params, batch=batch)
+            return Outcome(Status.OK)
         data, mismatch = first_call(m)
         if mismatch is not None:
             return mismatch  # a backend that disagrees with the reference is never timed
+        if m.phase == LOAD_PHASE:  # the cold start: load, one checked step, nothing more
+            return Outcome(Status.OK)
         if m.phase == "trace":  # after the measured workers: nothing timed here is kept
             steady_state(m, data, samples=False)
             return trace_steps(m, data)
