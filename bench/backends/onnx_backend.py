@@ -55,9 +55,7 @@ class OnnxRuntime(TorchArtifact):
         dynamic = tuple({0: torch.export.Dim.AUTO} for _ in args)
         # The exporter reports its progress on stdout: kept out of the worker's log tail.
         with contextlib.redirect_stdout(io.StringIO()):
-            program = torch.onnx.export(
-                self.module, args, dynamo=True, dynamic_shapes=dynamic
-            )
+            program = torch.onnx.export(self.module, args, dynamo=True, dynamic_shapes=dynamic)
         program.save(str(directory / MODEL_FILE))
 
     def load_artifact(self, directory: Path) -> None:
