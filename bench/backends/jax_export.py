@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax import export
 
@@ -57,13 +58,20 @@ class JaxExport(JaxBackend, ArtifactBackend):
         except Exception:  # a shape the model's code fixes: exported for this batch only
             exported = export.export(step)(*args)
         (directory / EXPORTED_FILE).write_bytes(exported.serialize())
-        leaves = jax.tree.leaves((self.params, self.state))
-        np.savez(directory / PARAMS_FILE, *(np.asarray(a) for a in leaves))
+        leaves = [np.asarray(a) for a in jax.tree.leaves((self.params, self.state))]
+        # NumPy's format knows no bfloat16: every array stored as its bytes' integers, its
+        # dtype's name beside it.
+        np.savez(
+            directory / PARAMS_FILE,
+            *(a.view(f"u{a.dtype.itemsize}") for a in leaves),
+            dtypes=np.array([a.dtype.name for a in leaves]),
+        )
 
     def load_artifact(self, directory: Path) -> None:
         exported = export.deserialize(bytearray((directory / EXPORTED_FILE).read_bytes()))
         with np.load(directory / PARAMS_FILE) as stored:
-            leaves = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+            dtypes = [str(d) for d in stored["dtypes"]]
+            leaves = [stored[f"arr_{i}"].view(jnp.dtype(d)) for i, d in enumerate(dtypes)]
         # The call's own argument tree: (params, state, x, ...) and no keywords.
         params_tree, state_tree = exported.in_tree.children()[0].children()[:2]
         n = params_tree.num_leaves

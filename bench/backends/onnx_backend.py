@@ -55,7 +55,18 @@ class OnnxRuntime(TorchArtifact):
         dynamic = tuple({0: torch.export.Dim.AUTO} for _ in args)
         # The exporter reports its progress on stdout: kept out of the worker's log tail.
         with contextlib.redirect_stdout(io.StringIO()):
-            program = torch.onnx.export(self.module, args, dynamo=True, dynamic_shapes=dynamic)
+            try:
+                program = torch.onnx.export(self.module, args, dynamo=True, dynamic_shapes=dynamic)
+            except Exception as exc:
+                # The ONNX exporter wraps torch.export's error in its own banner: the cell's
+                # reason is the error it wraps, in torch.export's own words.
+                cause = exc.__cause__
+                if cause is None:
+                    raise
+                first = (str(cause).strip().splitlines() or [""])[0]
+                raise RuntimeError(
+                    f"torch.onnx.export: torch.export failed: {type(cause).__name__}: {first}"
+                ) from exc
         program.save(str(directory / MODEL_FILE))
 
     def load_artifact(self, directory: Path) -> None:
