@@ -27,6 +27,7 @@ PARAMS_FILE = "params.npz"
 
 class JaxExport(JaxBackend, ArtifactBackend):
     name = "jax-export"
+    framework = "jax"
 
     def build(
         self, model, cfg, params, mode, device, strategy="exact", precision="float32"

@@ -25,6 +25,7 @@ MODEL_FILE = "model.onnx"
 
 class OnnxRuntime(TorchArtifact):
     name = "onnxruntime"
+    framework = "torch"
     device_memory_counter = None
     threads = 1
 

@@ -22,6 +22,7 @@ SIGNATURE = "serving_default"
 
 class TfSavedModel(TfBackend, ArtifactBackend):
     name = "tf-saved-model"
+    framework = "tf"
 
     def build(
         self, model, cfg, params, mode, device, strategy="exact", precision="float32"

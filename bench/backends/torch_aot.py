@@ -68,6 +68,7 @@ class TorchArtifact(TorchBackend, ArtifactBackend):
 
 class TorchExport(TorchArtifact):
     name = "torch-export"
+    framework = "torch"
 
     def export_artifact(self, inputs, directory: Path) -> None:
         torch.export.save(self.exported_program(inputs), str(directory / PROGRAM_FILE))
@@ -79,6 +80,7 @@ class TorchExport(TorchArtifact):
 
 class TorchAoti(TorchArtifact):
     name = "torch-aoti"
+    framework = "torch"
 
     def export_artifact(self, inputs, directory: Path) -> None:
         # Inductor compiles for the device of the example inputs (C++ on CPU, Triton on CUDA).
