@@ -74,8 +74,9 @@ class JaxExport(JaxBackend, ArtifactBackend):
             dtypes = [str(d) for d in stored["dtypes"]]
             leaves = [stored[f"arr_{i}"].view(jnp.dtype(d)) for i, d in enumerate(dtypes)]
         # The call's own argument tree: (params, state, x, ...) and no keywords.
-        params_tree, state_tree = exported.in_tree.children()[0].children()[:2]
-        n = params_tree.num_leaves
+        (args_tree, _kwargs) = jax.tree_util.treedef_children(exported.in_tree)
+        params_tree, state_tree = jax.tree_util.treedef_children(args_tree)[:2]
+        n = params_tree.num_leaves  # type: ignore[attr-defined]  # the stubs lack it
         put = lambda tree, xs: jax.device_put(jax.tree.unflatten(tree, xs), self.device)  # noqa: E731
         self.params, self.state = put(params_tree, leaves[:n]), put(state_tree, leaves[n:])
         self._call = jax.jit(exported.call)

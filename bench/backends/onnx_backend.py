@@ -26,7 +26,6 @@ MODEL_FILE = "model.onnx"
 class OnnxRuntime(TorchArtifact):
     name = "onnxruntime"
     framework = "torch"
-    device_memory_counter = None
     threads = 1
 
     @classmethod
@@ -68,6 +67,7 @@ class OnnxRuntime(TorchArtifact):
                 raise RuntimeError(
                     f"torch.onnx.export: torch.export failed: {type(cause).__name__}: {first}"
                 ) from exc
+        assert program is not None  # None only where export is told to write a file itself
         program.save(str(directory / MODEL_FILE))
 
     def load_artifact(self, directory: Path) -> None:

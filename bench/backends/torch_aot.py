@@ -26,6 +26,8 @@ PACKAGE_FILE = "model.pt2"
 class TorchArtifact(TorchBackend, ArtifactBackend):
     """The shared part: export the eager module's forward pass; load and run the artefact."""
 
+    _run: Any  # the loaded artefact, called as the module was
+
     def build(
         self, model, cfg, params, mode, device, strategy="exact", precision="float32"
     ) -> None:

@@ -382,22 +382,23 @@ class Runner:
         built, _ = self.worker_result(cell, outcome.artifact)
         if not built.ok or built.build is None:
             return None
-        figures = {
-            "artifact_build_s": built.build.build_s,
-            "artifact_bytes": sum(outcome.artifact_files.values()),
-            "artifact_files": dict(outcome.artifact_files),
-        }
         loaded, unreadable = self.worker_result(cell, outcome.load) if outcome.load else (None, "")
-        if loaded is not None and loaded.ok and loaded.build and loaded.first_call:
-            return Artifact(
-                **figures,
-                load_s=loaded.build.build_s,
-                load_first_call_s=loaded.first_call.first_call_s,
-            )
+        cold_start = loaded is not None and loaded.ok and loaded.build and loaded.first_call
         why = unreadable or "no cold-start worker ran"
         if loaded is not None and outcome.load is not None and not unreadable:
             why = (loaded.outcome or classify(outcome.load, task.timeout_s)).error or "failed"
-        return Artifact(**figures, artifact_error=f"the cold-start worker failed: {why}")
+        return Artifact(
+            artifact_build_s=built.build.build_s,
+            artifact_bytes=sum(outcome.artifact_files.values()),
+            artifact_files=dict(outcome.artifact_files),
+            load_s=loaded.build.build_s if cold_start and loaded and loaded.build else None,
+            load_first_call_s=(
+                loaded.first_call.first_call_s
+                if cold_start and loaded and loaded.first_call
+                else None
+            ),
+            artifact_error=None if cold_start else f"the cold-start worker failed: {why}",
+        )
 
     def trace_of(self, task: CellTask, outcome: TaskResult, stem: str) -> Trace | None:
         """The profiling worker's trace, kept under traces/<cell>/, and its top operations

@@ -85,18 +85,18 @@ def build_model(
     directory first. In the artefact worker (phase ``artifact``) ``build_s`` is the whole
     build of the artefact: the model, then its export for ``batch`` and the files written;
     in every later worker it is the artefact's load."""
-    cell = m.cell
-    artifact = isinstance(m.backend, ArtifactBackend) and m.artifact_dir is not None
-    exporting = artifact and m.phase == ARTIFACT_PHASE
-    if artifact:
-        m.backend.use_artifact(Path(str(m.artifact_dir)), export=exporting)
+    cell, backend = m.cell, m.backend
+    aot = backend if isinstance(backend, ArtifactBackend) and m.artifact_dir else None
+    exporting = aot is not None and m.phase == ARTIFACT_PHASE
+    if aot is not None:
+        aot.use_artifact(Path(str(m.artifact_dir)), export=exporting)
     start = m.clock()
-    m.backend.build(
+    backend.build(
         cell.model, cfg, params, cell.mode, cell.device, strategy=strategy, precision=cell.precision
     )
-    if exporting:
+    if aot is not None and exporting:
         assert batch is not None, "the artefact worker exports for the cell's batch"
-        m.backend.export_artifact(m.backend.put(batch), Path(str(m.artifact_dir)))
+        aot.export_artifact(aot.put(batch), Path(str(m.artifact_dir)))
     build_s = m.clock() - start
     if models.is_user_model(cell.model):
         # A user's model: counted with its reference, in that process (untimed).
