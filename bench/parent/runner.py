@@ -47,6 +47,7 @@ from bench.results.store import CELLS_FILE, append_result, read_results, repair_
 SIGNAL_NAMES = {-s.value: s.name for s in signal.Signals}
 MIN_TIMEOUT_S = 30.0
 NO_PERSISTENT_CACHE = "no persistent compile cache: a new process starts cold"
+ARTIFACT_START = "an ahead-of-time artefact: every new process loads it (the cold start: load_s)"
 
 
 def classify(run: WorkerRun, timeout_s: float) -> Outcome:
@@ -356,7 +357,10 @@ class Runner:
         scenario = scenarios.get(task.job.cell.scenario)
         if not scenario.warm_start or verdict.status is not Status.OK:
             return None
-        cache = backends.get(task.job.cell.backend).persistent_cache
+        info = backends.get(task.job.cell.backend)
+        if info.artifact:
+            return WarmStart(warm_start=ARTIFACT_START)
+        cache = info.persistent_cache
         if cache is None or warm is None:
             return WarmStart(warm_start=NO_PERSISTENT_CACHE)
         result, unreadable = self.worker_result(task.job.cell, warm)
