@@ -217,8 +217,9 @@ class ArtifactBackend(Backend):
     ``export_artifact`` traces it with the batch's device inputs and writes the artefact's
     files into the directory. Loading (every later worker, a fresh process): ``build``
     loads the artefact alone, with no model built and no weights given to it, and ``step``
-    runs it. Without ``use_artifact`` (a test in one process), ``build`` exports into a
-    temporary directory and loads what it wrote, so the step that runs is always the loaded
+    runs it. Without ``use_artifact`` (a test in one process), ``build`` builds as when
+    exporting and the first ``step`` exports for its inputs into a temporary directory and
+    loads what it wrote (``ensure_loaded``), so the step that runs is always the loaded
     artefact's.
     """
 
