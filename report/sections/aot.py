@@ -17,13 +17,27 @@ from bench import backends
 from bench.analysis import metrics
 from bench.results.record import CellResult
 from bench.results.store import Run
-from report import fmt, plots
+from report import fmt, measures, plots
 from report.figures import figure
+from report.measures import Measure, computed_by
 from report.sections import Options, Section
 from report.tables import Column, Row, Table
 
 ID = "ahead-of-time"
 BLOCK = ("model", "profile", "mode", "batch_size", "precision", "device")
+# Each cell's derived numbers, from bench.analysis.metrics (the section computes none).
+MEASURES = {
+    "style": Measure("style", metrics.execution_style, kind="text"),
+    "first_result_s": Measure("first_result_s", metrics.time_to_first_result, when="ok"),
+    "warm_s": Measure("warm_s", metrics.time_to_first_result, options=(("warm", True),), when="ok"),
+    "steady_ms": Measure("steady_ms", metrics.median_ms, when="ok"),
+}
+
+
+def _numbers(r: CellResult) -> dict:
+    """The cell's measures, a missing number as None."""
+    out = measures.compute(MEASURES, {"result": r})
+    return {k: None if isinstance(v, float) and v != v else v for k, v in out.items()}
 
 
 def _block(r: CellResult) -> tuple:
@@ -50,18 +64,14 @@ def start_table(cells: list[CellResult]) -> Table:
         Column("artefact MB", True, "artifact_bytes: every file of the artefact"),
         Column("files", wrap="reason", help="artifact_files: what the artefact holds"),
         Column("load s", True, "load_s: the cold-start worker loading the artefact"),
-        Column(
-            "to first result s",
-            True,
-            metrics.DEFINITIONS["first_result"].help(),
-        ),
+        Column("to first result s", True, metrics.DEFINITIONS["first_result"].help()),
         Column("warm s", True, "a just-in-time cell's warm start (a persistent compile cache)"),
         Column("steady ms", True, "median steady-state step"),
     )
     rows = []
     for r in cells:
-        a = r.artifact
-        style = metrics.execution_style(r)
+        a, n = r.artifact, _numbers(r)
+        style = n["style"]
         files = ", ".join(
             f"{name} ({fmt.sig(size / 1e6)} MB)"
             for name, size in (a.artifact_files if a else {}).items()
@@ -75,9 +85,9 @@ def start_table(cells: list[CellResult]) -> Table:
                     _num(a.artifact_bytes / 1e6 if a and a.artifact_bytes is not None else None),
                     (a.artifact_error or files or "–") if a else "–",
                     _num(a.load_s if a else None),
-                    _num(metrics.time_to_first_result(r)),
-                    _num(metrics.time_to_first_result(r, warm=True) if style == "jit" else None),
-                    _num(metrics.median_ms(r)),
+                    _num(n["first_result_s"]),
+                    _num(n["warm_s"] if style == "jit" else None),
+                    _num(n["steady_ms"]),
                 )
             )
         )
@@ -85,16 +95,19 @@ def start_table(cells: list[CellResult]) -> Table:
 
 
 def start_frame(cells: list[CellResult]) -> pd.DataFrame:
-    rows = [
-        {
-            "panel": f"{r.cell.model} {r.cell.mode} b{r.cell.batch_size} · {r.cell.device}",
-            "backend": r.cell.backend,
-            "style": metrics.execution_style(r),
-            "steady_ms": metrics.median_ms(r),
-            "first_result_s": metrics.time_to_first_result(r),
-        }
-        for r in cells
-    ]
+    rows = []
+    for r in cells:
+        n = _numbers(r)
+        panel = f"{r.cell.model} {r.cell.mode} b{r.cell.batch_size} · {r.cell.device}"
+        rows.append(
+            {
+                "panel": panel,
+                "backend": r.cell.backend,
+                "style": n["style"],
+                "steady_ms": n["steady_ms"],
+                "first_result_s": n["first_result_s"],
+            }
+        )
     return pd.DataFrame(rows, columns=["panel", "backend", "style", "steady_ms", "first_result_s"])
 
 
@@ -113,7 +126,7 @@ def build(
             "(x) and the time a new process takes to its first correct output (y; eager and "
             "just in time: build + first call, cold; ahead of time: the cold-start worker's "
             "load + first call, the artefact built once before). "
-            + metrics.DEFINITIONS["first_result"].help(),
+            + computed_by(*MEASURES.values()),
         ),
         lambda: plots.first_result_vs_step(start_frame(cells)),
     )
