@@ -196,3 +196,23 @@ def test_an_exporter_that_cannot_handle_a_data_dependent_branch_fails_the_cell_a
     logs = {p.name for p in (run / "logs").iterdir()}
     assert any(n.endswith("jax-export-infer-b128-load.log") for n in logs)
     assert "time to first result" in done.stdout
+
+
+def test_the_report_section_lists_the_artefact_and_draws_the_three_styles():
+    from report import plots
+    from report.sections import aot
+
+    build, first = Build(build_s=0.5), FirstCall(first_call_s=2.0)
+    steady = Steady(samples_ms=[3.0, 3.0, 3.0])
+    cells = [
+        result("torch-eager", build=build, first_call=first, steady=steady),
+        result("torch-compile", build=build, first_call=first, steady=steady),
+        result("onnxruntime", build=build, first_call=first, steady=steady, artifact=ARTIFACT),
+    ]
+    table = aot.start_table(cells)
+    onnx = next(row.cells for row in table.rows if "onnxruntime" in row.cells[0])
+    assert onnx[1] == "aot" and "model.onnx (7.00 MB)" in onnx[4] and onnx[6] == "0.200"
+    frame = aot.start_frame(cells)
+    assert list(frame["style"]) == ["eager", "jit", "aot"]
+    assert list(frame["first_result_s"]) == pytest.approx([2.5, 2.5, 0.2])
+    plots.first_result_vs_step(frame)  # draws: one panel, three styles
