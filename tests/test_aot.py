@@ -216,3 +216,32 @@ def test_the_report_section_lists_the_artefact_and_draws_the_three_styles():
     assert list(frame["style"]) == ["eager", "jit", "aot"]
     assert list(frame["first_result_s"]) == pytest.approx([2.5, 2.5, 0.2])
     plots.first_result_vs_step(frame)  # draws: one panel, three styles
+
+
+FAST_AOT = [n for n in AOT if not backends.get(n).slow_to_build]
+
+
+@pytest.mark.framework
+@pytest.mark.parametrize("name", FAST_AOT)
+def test_an_artefact_loaded_alone_runs_another_batch_size(backend_class, tmp_path, name):
+    """Exported for a batch of 4, then loaded by a backend given no weights (as the
+    cold-start worker loads it): it runs a batch of 3 correctly, since the export declared
+    the batch dimension dynamic."""
+    from bench.worker.parity import max_rel_err
+    from bench.worker.scenarios.fixed import inputs, reference_output
+
+    cls = backend_class(name)
+    cfg, params, batch = inputs("mlp", "quick", 4, seed=0)
+    exporter = cls()
+    exporter.use_artifact(tmp_path, export=True)
+    exporter.build("mlp", cfg, params, "infer", "cpu")
+    exporter.export_artifact(exporter.put(batch), tmp_path)
+    loader = cls()
+    loader.use_artifact(tmp_path, export=False)
+    loader.build("mlp", cfg, {}, "infer", "cpu")  # no weights: they are in the artefact
+    three = tuple(a[:3] for a in batch)
+    out = loader.step(loader.put(three))
+    loader.sync(out)
+    got = loader.to_numpy(out)
+    assert got.shape[0] == 3
+    assert max_rel_err(got, reference_output("mlp", cfg, params, three, "infer")) < 1e-5
