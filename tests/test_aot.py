@@ -149,6 +149,8 @@ def test_each_aot_backend_says_what_its_artefact_holds_and_why_it_does_not_train
 def test_onnxruntime_needs_its_extra_and_refuses_bfloat16_with_the_reason(monkeypatch):
     info = backends.get("onnxruntime")
     assert "bfloat16" in (info.not_applicable("infer", "bf16") or "")
+    # torch itself installed (the fast tier has no framework), onnxruntime not.
+    monkeypatch.setattr(backends, "not_installed_reason", lambda framework: None)
     real = backends.importlib.util.find_spec
     monkeypatch.setattr(
         backends.importlib.util,
