@@ -5,6 +5,9 @@ happen here, from empty compile caches), check that output against the float64
 reference (a mismatch is never timed), warm up, take synced samples, then time as many
 steps back to back with one sync at the end (throughput). A backend whose compilation
 persists between processes gets a second, warm worker that stops after its first call.
+An ahead-of-time backend's cell first builds its artefact (phase ``artifact``: build and
+export, nothing run), then a cold start loads it and stops after its checked first call
+(phase ``load``), before the worker above, which loads it too (docs/aot.md).
 """
 
 from __future__ import annotations
