@@ -296,8 +296,9 @@ def tests_fast(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite on CPU, every framework installed; GPU tests are tests-gpu's."""
     _ensure_chromium(session)
-    # ray: the Ray executor's tests run real tasks; nox: tests/test_install.py reads this file.
-    _install(session, "all,ray,test,nox")
+    # ray: the Ray executor's tests run real tasks; nox: tests/test_install.py reads this file;
+    # onnx (in `all` too, named so a narrower `all` keeps it): the onnxruntime backend's tests.
+    _install(session, "all,onnx,ray,test,nox")
     session.run("pytest", "-m", "not gpu", *session.posargs)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import models
+from bench import backends
 from bench.worker.parity import max_rel_err
 from bench.worker.scenarios.fixed import inputs, reference_output
 from tests.conftest import backend_params
@@ -17,8 +18,19 @@ pytestmark = pytest.mark.framework
 TOLERANCE = 1e-5
 
 
-@pytest.mark.parametrize("model", models.MODEL_NAMES)
-@pytest.mark.parametrize("backend", backend_params("cpu"))
+def cases() -> list:
+    """Every backend on every model; an ahead-of-time backend on the MLP only (exporting
+    takes tens of seconds per model here; `nox -s bench` exports each one)."""
+    out = []
+    for param in backend_params("cpu"):
+        backend = param.values[0]
+        aot = backends.get(backend).artifact is not None
+        for model in ("mlp",) if aot else models.MODEL_NAMES:
+            out.append(pytest.param(model, backend, marks=param.marks, id=f"{backend}-{model}"))
+    return out
+
+
+@pytest.mark.parametrize("model, backend", cases())
 def test_forward_matches_reference(backend_class, model, backend):
     cfg, params, batch = inputs(model, "quick", 4, seed=0)
     b = backend_class(backend)()
@@ -32,8 +44,6 @@ def test_forward_matches_reference(backend_class, model, backend):
 @pytest.mark.parametrize("model", models.MODEL_NAMES)
 @pytest.mark.parametrize("framework", models.FRAMEWORKS)
 def test_params_load_and_export_unchanged(backend_class, model, framework):
-    from bench import backends
-
     cfg, params, _ = inputs(model, "quick", 1, seed=0)
     b = backend_class(backends.eager_baseline(framework))()
     b.build(model, cfg, params, "infer", "cpu")

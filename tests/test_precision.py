@@ -22,9 +22,10 @@ def cases() -> list:
     out = []
     for param in backend_params("cpu"):
         backend = param.values[0]
-        slow = backends.get(backend).slow_to_build
+        info = backends.get(backend)
+        slow = info.slow_to_build or info.artifact is not None
         for model in ("mlp",) if slow else models.MODEL_NAMES:
-            for p in REDUCED:
+            for p in (p for p in REDUCED if not info.not_applicable("infer", p)):
                 out.append(
                     pytest.param(backend, model, p, marks=param.marks, id=f"{backend}-{model}-{p}")
                 )

@@ -29,9 +29,13 @@ SOLID_FLOOR = 1e-6
 LR = 1e-3
 BATCH = 16
 REFERENCE = "torch-eager"
-# Every CPU backend but the one the others are held to; compiling ones run on the MLP only
-# (each model is compiled in training by `nox -s bench`).
-OTHERS = [p for p in backend_params("cpu") if p.values[0] != REFERENCE]
+# Every CPU backend that trains but the one the others are held to; compiling ones run on
+# the MLP only (each model is compiled in training by `nox -s bench`).
+OTHERS = [
+    p
+    for p in backend_params("cpu")
+    if p.values[0] != REFERENCE and not backends.get(p.values[0]).train_not_applicable
+]
 
 
 def cases() -> list:

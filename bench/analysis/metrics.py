@@ -405,6 +405,18 @@ def energy_per_step_j(r: CellResult) -> float | None:
     return g.gpu_samples_energy_mj / 1000 / steps if steps else None
 
 
+def execution_style(r: CellResult) -> str:
+    """``eager``, ``jit`` (a graph traced and compiled in the process that runs it) or
+    ``aot`` (an artefact built ahead of time and loaded), from the backend's registry entry.
+
+    Reads: backend
+    """
+    info = backends.get(r.cell.backend)
+    if info.artifact is not None:
+        return "aot"
+    return "jit" if info.static else "eager"
+
+
 def settle_steps(warmup_ms: list[float], samples_ms: list[float]) -> int:
     """How many warm-up steps the step time took to settle: the number of warm-up steps
     before the first one from which every warm-up step is at most max(SETTLE_FACTOR x
@@ -438,12 +450,34 @@ def time_to_steady_state(r: CellResult, warm: bool = False) -> float | None:
     return start + sum(warmup[: settle_steps(warmup, samples)]) / 1e3
 
 
-def time_to_first_result(r: CellResult, warm: bool = False) -> float | None:
-    """build_s + first_call_s (cold), or build_warm_s + first_call_warm_s (warm: a new
-    process that finds the compile cache the cold one left). None where not measured.
+def time_to_first_result(
+    r: CellResult, warm: bool = False, with_artifact_build: bool = False
+) -> float | None:
+    """Seconds from a new process's build (or load) to its first correct output, for each
+    of the three execution styles:
 
-    Reads: build_s, first_call_s, build_warm_s, first_call_warm_s
+    - eager and just-in-time, cold: build_s + first_call_s (the first call traces and
+      compiles, from empty compile caches);
+    - just-in-time, warm: build_warm_s + first_call_warm_s (a new process that finds the
+      compile cache the cold one left);
+    - ahead of time (an ``artifact`` group): load_s + load_first_call_s, the cold-start
+      worker's, a new process that loads the artefact built once before (cold or warm:
+      the artefact is what persists); ``with_artifact_build`` adds artifact_build_s, the
+      very first result, when the artefact must be built too.
+
+    None where not measured.
+
+    Reads: build_s, first_call_s, build_warm_s, first_call_warm_s, artifact_build_s, load_s,
+    load_first_call_s
     """
+    a = r.artifact
+    if a is not None:
+        if a.load_s is None or a.load_first_call_s is None:
+            return None
+        start = a.load_s + a.load_first_call_s
+        if not with_artifact_build:
+            return start
+        return None if a.artifact_build_s is None else a.artifact_build_s + start
     if warm:
         if r.warm is None or r.warm.build_warm_s is None or r.warm.first_call_warm_s is None:
             return None
@@ -920,6 +954,13 @@ DEFINITIONS: dict[str, Definition] = {
         f"settles; never where the per-step gain is not outside the "
         f"{BREAK_EVEN_CONFIDENCE:.0%} bootstrap interval",
         break_even,
+    ),
+    "first_result": _d(
+        "to first result s",
+        "a new process's build and first call (eager, and just-in-time cold or warm), or "
+        "for an ahead-of-time backend its cold-start worker's load of the artefact and first "
+        "call (the artefact's build, paid once, apart)",
+        time_to_first_result,
     ),
     "steady_start": _d(
         "to steady state s",

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from bench.analysis import metrics
 from bench.analysis.metrics import Baselines, pool_repetitions
-from bench.analysis.summary_rows import TABLES, SummaryTable
+from bench.analysis.summary_rows import TABLES, SummaryTable, start_table
 from bench.results.record import CellResult
 from bench.terminal import plain
 
@@ -47,7 +47,8 @@ def tables(
         if name in present:
             mine = [r for r in results if r.cell.scenario == name]
             views.append(flag_status(rows_of(mine, baselines), mine, flags))
-    return views
+    starts = start_table(results)  # only where ahead-of-time cells ran
+    return views if starts is None else [*views, starts]
 
 
 # The summary columns that name a cell, and the Cell field each shows.

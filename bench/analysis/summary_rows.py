@@ -162,6 +162,63 @@ def stream_table(results: list[CellResult], baselines: metrics.Baselines) -> Sum
     )
 
 
+START_HEADERS = (
+    "model",
+    "mode",
+    "batch",
+    "backend",
+    "style",
+    "artefact s",
+    "artefact MB",
+    "load s",
+    "to first result s",
+    "warm s",
+    "median ms",
+)
+START_NUMERIC = frozenset(START_HEADERS[5:])
+
+
+def start_table(results: list[CellResult]) -> SummaryTable | None:
+    """The three execution styles' starts side by side, for the blocks (model, mode, batch,
+    precision, device) that hold an ahead-of-time cell: the artefact's build and size, the
+    time to first result (bench.analysis.metrics.time_to_first_result), cold and warm, and the
+    steady step. None where the results hold no ahead-of-time cell."""
+    block = ("model", "profile", "mode", "batch_size", "precision", "device")
+    aot = {
+        tuple(getattr(r.cell, k) for k in block)
+        for r in results
+        if r.artifact is not None and r.cell.scenario == "fixed"
+    }
+    if not aot:
+        return None
+    rows = []
+    mine = [
+        r
+        for r in results
+        if r.ok and r.cell.scenario == "fixed" and tuple(getattr(r.cell, k) for k in block) in aot
+    ]
+    for r in sorted(mine, key=lambda r: tuple(getattr(r.cell, k) for k in block)):
+        a = r.artifact
+        style = metrics.execution_style(r)
+        rows.append(
+            (
+                r.cell.model,
+                r.cell.mode,
+                str(r.cell.batch_size),
+                r.cell.backend,
+                style,
+                _num(a.artifact_build_s if a else None, ".3g"),
+                _num(a.artifact_bytes / 1e6 if a and a.artifact_bytes is not None else None, ".3g"),
+                _num(a.load_s if a else None, ".3g"),
+                _num(metrics.time_to_first_result(r), ".3g"),
+                _num(metrics.time_to_first_result(r, warm=True) if style == "jit" else None, ".3g"),
+                _num(metrics.median_ms(r), ".3g"),
+            )
+        )
+    title = "time to first result: eager, just-in-time and ahead-of-time"
+    return SummaryTable(title, START_HEADERS, START_NUMERIC, rows, group=3)
+
+
 # Each scenario's table, by the scenario's name (tests/test_layout.py: one per scenario).
 TABLES: dict[str, Callable[[list[CellResult], metrics.Baselines], SummaryTable]] = {
     "fixed": fixed_table,

@@ -56,11 +56,11 @@ def framework(name: str) -> FrameworkInfo:
 def cache_env(backend_name: str) -> dict[str, str]:
     """The compile-cache variables a cell's workers get (``{cache_dir}`` to fill in): its
     framework's whole ``cache_env`` where the backend's compilation persists between
-    processes, else the CUDA driver's JIT cache alone (DRIVER_CACHE_ENV: an eager cell's
+    processes or it builds an artefact, else the CUDA driver's JIT cache alone (DRIVER_CACHE_ENV: an eager cell's
     kernels are compiled by the driver too)."""
     info = get(backend_name)
     env = framework(info.framework).cache_env
-    if info.persistent_cache:
+    if info.persistent_cache or info.artifact:  # an artefact is built from empty caches
         return dict(env)
     return {name: value for name, value in env.items() if name in DRIVER_CACHE_ENV}
 
@@ -104,12 +104,17 @@ def not_installed_reason(framework_name: str) -> str | None:
 
 
 def backend_not_installed_reason(name: str) -> str | None:
-    """Why a backend cannot run in this interpreter: its framework, or for a Keras backend
-    Keras itself, is missing (found without importing either)."""
+    """Why a backend cannot run in this interpreter: its framework, for a Keras backend Keras
+    itself, or a runtime of its own (onnxruntime) is missing (found without importing any)."""
     info = get(name)
     missing = not_installed_reason(info.framework)
-    if missing or info.keras_backend is None or importlib.util.find_spec("keras"):
+    if missing:
         return missing
+    own = [p for p in info.packages if importlib.util.find_spec(p) is None]
+    if own:
+        return f"{', '.join(own)} not installed (pip install 'graphbench[{info.extra}]')"
+    if info.keras_backend is None or importlib.util.find_spec("keras"):
+        return None
     return "keras not installed (pip install 'graphbench[keras]')"
 
 

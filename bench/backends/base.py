@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import tempfile
 import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -231,6 +232,58 @@ class Backend(abc.ABC):
     @staticmethod
     def implementation(model: str, framework: str):
         return models.implementation(model, framework)
+
+
+class ArtifactBackend(Backend):
+    """An ahead-of-time backend: its step is an artefact built once and loaded by the process
+    that serves it (torch.export, AOTInductor, ONNX Runtime, jax.export, SavedModel).
+
+    The worker calls ``use_artifact`` before ``build``. Exporting (the artefact worker):
+    ``build`` prepares the framework's model and step as its parent class does, then
+    ``export_artifact`` traces it with the batch's device inputs and writes the artefact's
+    files into the directory. Loading (every later worker, a fresh process): ``build``
+    loads the artefact alone, with no model built and no weights given to it, and ``step``
+    runs it. Without ``use_artifact`` (a test in one process), ``build`` builds as when
+    exporting and the first ``step`` exports for its inputs into a temporary directory and
+    loads what it wrote (``ensure_loaded``), so the step that runs is always the loaded
+    artefact's.
+    """
+
+    artifact_dir: Path | None = None
+    exporting: bool = False
+
+    def use_artifact(self, directory: Path, export: bool) -> None:
+        self.artifact_dir, self.exporting = directory, export
+
+    @abc.abstractmethod
+    def export_artifact(self, inputs: Any, directory: Path) -> None:
+        """Export the built step for ``inputs`` (from ``put``); write its files into
+        ``directory`` (the batch dimension declared dynamic where the exporter can)."""
+
+    @abc.abstractmethod
+    def load_artifact(self, directory: Path) -> None:
+        """Load the artefact in ``directory``; ``step`` runs it from then on."""
+
+    @property
+    def loading(self) -> bool:
+        """Whether ``build`` loads an artefact (a worker after the artefact's) rather than
+        building the model to export."""
+        return self.artifact_dir is not None and not self.exporting
+
+    def ensure_loaded(self, inputs: Any) -> None:
+        """Before a step: in one process (no ``use_artifact``), export for these inputs into
+        a temporary directory of this backend's and load it, once."""
+        if getattr(self, "_loaded", False):
+            return
+        if self.artifact_dir is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="graphbench-artifact-")
+            directory = Path(self._scratch.name)
+            self.export_artifact(inputs, directory)
+            self.load_artifact(directory)
+        self._loaded = True
+
+    def mark_loaded(self) -> None:
+        self._loaded = True
 
 
 # A timeit block lasts at least this long (less when the whole time asked for is short).

@@ -162,6 +162,25 @@ class BackendInfo:
     # (``jax``, ``tensorflow``, ``torch``). It runs Keras models only (a user's model of
     # framework ``keras``), on Keras's own step; None: a backend of the framework itself.
     keras_backend: str | None = None
+    # An ahead-of-time backend: what its artefact holds (docs/aot.md). Its cells build the
+    # artefact in a worker of their own, then fresh workers load it (bench.parent.cell_task).
+    artifact: str | None = None
+    # Why a training step does not apply (recorded not-applicable, never run); None: it does.
+    train_not_applicable: str | None = None
+    # The precision policies its runtime implements (None: every one), and why not others.
+    precisions: tuple[str, ...] | None = None
+    precision_not_applicable: str = ""
+    # Importable packages it needs beyond its framework's, and the extra that installs them.
+    packages: tuple[str, ...] = ()
+    extra: str | None = None
+
+    def not_applicable(self, mode: str, precision: str) -> str | None:
+        """Why a cell of this backend means nothing in ``mode`` at ``precision``, or None."""
+        if mode == "train" and self.train_not_applicable:
+            return self.train_not_applicable
+        if self.precisions is not None and precision not in self.precisions:
+            return f"{precision}: {self.precision_not_applicable}"
+        return None
 
     def env(self) -> dict[str, str]:
         """What this backend's workers (and its reference process) set in their environment."""
@@ -180,6 +199,16 @@ _T = "bench.backends.torch_backends:"
 _J = "bench.backends.jax_backends:"
 _F = "bench.backends.tf_backends:"
 _K = "bench.backends.keras_backends:"
+_A = "bench.backends.torch_aot:"
+_EXPORTED_INFER = (
+    "the artefact is an exported inference graph: a training step (loss, backward, "
+    "optimizer) stays in the framework, which torch-eager, jax-jit and tf-graph measure"
+)
+_AOT_PRECISIONS = ("float32", "bf16")
+_CASTS_ONLY = (
+    "the artefact is exported from the model as stored (float32, or bf16 weights); an "
+    "autocast or TF32 policy is a setting of the running framework, not of the artefact"
+)
 _EAGERLY = "`model.compile(run_eagerly=True)`: Keras's step, op by op"
 _DYNAMO = "torch.compile(dynamic=True): symbolic shapes from the first call"
 _INDUCTOR = (
@@ -320,6 +349,71 @@ BACKENDS: dict[str, BackendInfo] = {
             "Keras 3 on PyTorch: `model.compile(jit_compile=True)`, Keras's torch.compile",
             slow_to_build=True,
             keras_backend="torch",
+        ),
+        # Ahead of time: an artefact built once in a worker of its own, loaded by fresh
+        # workers (bench/backends/torch_aot.py, onnx_backend.py, jax_export.py,
+        # tf_saved_model.py; docs/aot.md).
+        BackendInfo(
+            "torch-export",
+            "torch",
+            _A + "TorchExport",
+            "`torch.export.export` program, saved (`torch.export.save`), loaded and run "
+            "as a module",
+            artifact="`program.pt2`: the ExportedProgram (ATen graph, weights, batch "
+            "dimension symbolic)",
+            train_not_applicable=_EXPORTED_INFER,
+            precisions=_AOT_PRECISIONS,
+            precision_not_applicable=_CASTS_ONLY,
+        ),
+        BackendInfo(
+            "torch-aoti",
+            "torch",
+            _A + "TorchAoti",
+            "AOTInductor: `torch._inductor.aoti_compile_and_package` of the exported "
+            "program, loaded with `aoti_load_package`",
+            artifact="`model.pt2`: the AOTInductor package (compiled shared library, "
+            "weights, C++ wrapper)",
+            slow_to_build=True,
+            train_not_applicable=_EXPORTED_INFER,
+            precisions=_AOT_PRECISIONS,
+            precision_not_applicable=_CASTS_ONLY,
+        ),
+        BackendInfo(
+            "onnxruntime",
+            "torch",
+            "bench.backends.onnx_backend:OnnxRuntime",
+            "`torch.onnx.export(dynamo=True)` of the torch model, run by ONNX Runtime "
+            "(CPU provider; CUDA provider on GPU)",
+            artifact="`model.onnx`: the ONNX graph with its weights as initializers",
+            train_not_applicable=_EXPORTED_INFER,
+            precisions=("float32",),
+            precision_not_applicable="ONNX Runtime's CPU provider has no bfloat16 Gemm/MatMul "
+            "kernels, and autocast or TF32 is a setting of torch, not of the ONNX graph",
+            packages=("onnxruntime", "onnx", "onnxscript"),
+            extra="onnx",
+        ),
+        BackendInfo(
+            "jax-export",
+            "jax",
+            "bench.backends.jax_export:JaxExport",
+            "`jax.export` of the jitted step, serialized, deserialized and called",
+            artifact="`exported.bin`: serialized StableHLO (batch dimension symbolic); "
+            "`params.npz`: the weights it is called with",
+            train_not_applicable=_EXPORTED_INFER,
+            precisions=_AOT_PRECISIONS,
+            precision_not_applicable=_CASTS_ONLY,
+        ),
+        BackendInfo(
+            "tf-saved-model",
+            "tf",
+            "bench.backends.tf_saved_model:TfSavedModel",
+            "`tf.saved_model.save` of the model, loaded with `tf.saved_model.load`, its "
+            "`serving_default` signature called",
+            artifact="a SavedModel directory: `saved_model.pb` (the graph and signature), "
+            "`variables/` (the weights)",
+            train_not_applicable=_EXPORTED_INFER,
+            precisions=_AOT_PRECISIONS,
+            precision_not_applicable=_CASTS_ONLY,
         ),
     )
 }

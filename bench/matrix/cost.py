@@ -74,7 +74,8 @@ def model_factor(model: str, profile: str) -> float:
 
 
 def prior_s(cell: Cell, settings: Settings) -> float:
-    """The expected wall time of the cell's workers (cold, and warm where there is one)."""
+    """The expected wall time of the cell's workers (cold, and warm where there is one; an
+    ahead-of-time cell's artefact worker, cold start and timed worker)."""
     info = backends.get(cell.backend)
     framework = backends.framework(cell.framework)
     start = framework.start_s + (CUDA_INIT_S if cell.device == "cuda" else 0.0)
@@ -90,6 +91,8 @@ def prior_s(cell: Cell, settings: Settings) -> float:
     total = start + build + measure
     if cell.scenario != "fixed":
         total = start + STREAM_FACTOR * (build + measure)
+    elif info.artifact:  # the artefact's worker builds; the cold start and timed one load
+        total += 2 * start
     elif info.persistent_cache:
         total += start + WARM_BUILD_SHARE * build
     return total

@@ -26,7 +26,9 @@ class Job:
     settings: Settings
     expected_path: str
     # "cold", "warm", or after the measured ones "trace" (bench.analysis.traces) or
-    # "diagnose" (bench.worker.capture)
+    # "diagnose" (bench.worker.capture). An ahead-of-time backend's cell starts with
+    # "artifact" (build the artefact into artifact_dir) and "load" (the cold start: a fresh
+    # process loads it and runs one checked step) before its "cold" worker.
     phase: str
     # A reduced precision: the framework's float32 eager output of the block, to compare.
     eager32_path: str | None = None
@@ -34,6 +36,7 @@ class Job:
     # A training cell: its framework's eager loss after the warm-up's counted steps (same
     # device and precision), from the runner's reference process; None: not known.
     eager_warmup_loss: float | None = None
+    artifact_dir: str | None = None  # an ahead-of-time backend: the cell's artefact
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +48,7 @@ class Job:
             "eager32_path": self.eager32_path,
             "trace_dir": self.trace_dir,
             "eager_warmup_loss": self.eager_warmup_loss,
+            "artifact_dir": self.artifact_dir,
         }
 
     @classmethod
@@ -58,6 +62,7 @@ class Job:
             data.get("eager32_path"),
             data.get("trace_dir"),
             data.get("eager_warmup_loss"),
+            data.get("artifact_dir"),
         )
 
 
@@ -66,6 +71,11 @@ class Job:
 TRACE_STEPS = 5
 TRACE_DIR = "traces"
 MAX_TRACE_BYTES = 64 * 2**20  # larger files are not brought back (a note says so)
+
+# An ahead-of-time backend's workers before the timed one: the artefact's build, then the
+# cold start that loads it (bench.parent.cell_task).
+ARTIFACT_PHASE = "artifact"
+LOAD_PHASE = "load"
 
 # --diagnose: what a diagnosing worker writes into its trace_dir (bench.worker.capture),
 # read back by the parent (bench.parent.cell_task).

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.matrix.job import CAPTURE_FILE, MAX_TRACE_BYTES, Job
+from bench.matrix.job import ARTIFACT_PHASE, CAPTURE_FILE, LOAD_PHASE, MAX_TRACE_BYTES, Job
 from bench.parent.oom import oom_killed_between, oom_kills
 from bench.results.store import utc_now
 
@@ -47,6 +47,9 @@ class CellTask:
     timeout_s: float
     trace: bool = False  # run a profiling worker after the measured ones (bench.analysis.traces)
     diagnose: bool = False  # run diagnosing workers after the measured ones (worker.capture)
+    # An ahead-of-time backend: build its artefact in a worker of its own, then measure its
+    # cold start in a fresh worker that loads it, before the timed worker (run_task).
+    artifact: bool = False
 
 
 @dataclass
@@ -84,6 +87,11 @@ class TaskResult:
     capture: dict[str, Any] | None = None
     diagnosed_warm: WorkerRun | None = None
     capture_warm: dict[str, Any] | None = None
+    # An ahead-of-time backend: the worker that built the artefact, the files it wrote
+    # (path inside the artefact -> bytes), and the cold-start worker that loaded it.
+    artifact: WorkerRun | None = None
+    artifact_files: dict[str, int] = field(default_factory=dict)
+    load: WorkerRun | None = None
 
 
 def lost_task(reason: str) -> TaskResult:
@@ -172,20 +180,28 @@ def run_task(task: CellTask, inputs: dict[str, bytes] | None = None) -> TaskResu
                     task, job=replace(task.job, eager32_path=str(Path(tmp) / "eager32.npz"))
                 )
         job = replace(task.job, expected_path=task.expected_path, phase="cold")
-        cold = run_worker(task, job, Path(tmp), Path(cache))
+        built = loaded = None
+        files: dict[str, int] = {}
+        if task.artifact:
+            job = replace(job, artifact_dir=str(Path(tmp) / "artifact"))
+            built, loaded, files = run_artifact_workers(task, job, Path(tmp), Path(cache))
+        if loaded is not None and not is_ok(loaded):
+            cold = loaded  # the artefact could not be built or loaded: that is the cell's end
+        else:
+            cold = run_worker(task, job, Path(tmp), Path(cache))
         warm = None
-        ok = (cold.result or {}).get("status") == "ok"
+        ok = is_ok(cold)
         if task.warm_start and ok:
             warm = run_worker(task, replace(job, phase="warm"), Path(tmp), Path(cache))
         wall_s = time.monotonic() - start  # the measured workers' time: not the profiler's
-        traced, files = None, {}
+        traced, traces = None, {}
         if task.trace and ok:
             folder = Path(tmp) / "trace"
             folder.mkdir()
             traced = run_worker(
                 task, replace(job, phase="trace", trace_dir=str(folder)), Path(tmp), Path(cache)
             )
-            files = {
+            traces = {
                 p.name: p.read_bytes()
                 for p in sorted(folder.iterdir())
                 if p.is_file() and p.stat().st_size <= MAX_TRACE_BYTES
@@ -200,12 +216,39 @@ def run_task(task: CellTask, inputs: dict[str, bytes] | None = None) -> TaskResu
         started_utc,
         socket.gethostname(),
         trace=traced,
-        trace_files=files,
+        trace_files=traces,
         diagnosed=diagnosed[0][0],
         capture=diagnosed[0][1],
         diagnosed_warm=diagnosed[1][0],
         capture_warm=diagnosed[1][1],
+        artifact=built,
+        artifact_files=files,
+        load=loaded,
     )
+
+
+def is_ok(run: WorkerRun) -> bool:
+    return (run.result or {}).get("status") == "ok"
+
+
+def run_artifact_workers(
+    task: CellTask, job: Job, tmp: Path, cache_dir: Path
+) -> tuple[WorkerRun, WorkerRun, dict[str, int]]:
+    """An ahead-of-time backend's first two workers: the one that builds the artefact into
+    ``job.artifact_dir`` (export and compile, from empty compile caches), then the cold
+    start, a fresh process that loads it and runs one checked step. Returns both and the
+    artefact's files with their sizes; where the build failed, it stands for both."""
+    folder = Path(str(job.artifact_dir))
+    folder.mkdir()
+    built = run_worker(task, replace(job, phase=ARTIFACT_PHASE), tmp, cache_dir)
+    files = {
+        str(p.relative_to(folder)): p.stat().st_size
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+    if not is_ok(built):
+        return built, built, files
+    return built, run_worker(task, replace(job, phase=LOAD_PHASE), tmp, cache_dir), files
 
 
 def run_diagnosis(

@@ -35,6 +35,7 @@ from bench.parent.cell_task import CellTask, TaskResult, WorkerRun, run_process
 from bench.parent.executors import Executor, LocalExecutor
 from bench.parent.worker_env import importable, worker_env
 from bench.results.record import (
+    Artifact,
     CellResult,
     GraphCapture,
     Outcome,
@@ -49,6 +50,7 @@ from bench.results.store import CELLS_FILE, append_result, read_results, repair_
 SIGNAL_NAMES = {-s.value: s.name for s in signal.Signals}
 MIN_TIMEOUT_S = 30.0
 NO_PERSISTENT_CACHE = "no persistent compile cache: a new process starts cold"
+ARTIFACT_START = "an ahead-of-time artefact: every new process loads it (the cold start: load_s)"
 
 
 class OutOfTime(RuntimeError):
@@ -224,6 +226,7 @@ class Runner:
         # A user's model runs on its framework's backends; a Keras backend on Keras models.
         reason = reason or user_models.not_applicable(cell.model, cell.framework, cell.backend)
         reason = reason or precision.not_applicable(cell.precision, cell.device)
+        reason = reason or backends.get(cell.backend).not_applicable(cell.mode, cell.precision)
         if reason:
             return Status.NOT_APPLICABLE, reason
         if cell.framework in self.unavailable:
@@ -262,12 +265,15 @@ class Runner:
             env=worker_env(cell, self.settings),
             # Only a backend whose compilation persists gets a persistent cache: for an
             # eager backend it would only add writes (op-by-op JAX would serialise every
-            # primitive). Every cell gets a CUDA driver JIT cache of its own.
+            # primitive). Every cell gets a CUDA driver JIT cache of its own; an
+            # ahead-of-time backend its framework's whole cache_env: its artefact is built
+            # from empty compile caches, never from what an earlier run left behind.
             cache_env=backends.cache_env(cell.backend),
             warm_start=scenarios.get(cell.scenario).warm_start and bool(info.persistent_cache),
             timeout_s=self.timeout_of(cell),
             trace=self.trace and cell.scenario == "fixed",
             diagnose=self.diagnose and info.static,
+            artifact=info.artifact is not None and cell.scenario == "fixed",
         )
 
     def timeout_of(self, cell: Cell) -> float:
@@ -399,6 +405,9 @@ class Runner:
             while (self.run_dir / "logs" / f"{stem}-again{attempt}.log").exists():
                 attempt += 1
             stem += f"-again{attempt}"
+        for phase, run in (("artifact", outcome.artifact), ("load", outcome.load)):
+            if run is not None and run is not cold:
+                self.write_log(f"{stem}-{phase}", run)
         self.write_log(stem, cold)
         if outcome.warm is not None:
             self.write_log(f"{stem}-warm", outcome.warm)
@@ -417,6 +426,7 @@ class Runner:
             result,
             outcome=verdict,
             warm=self.warm_start_of(task, result, outcome.warm, verdict),
+            artifact=self.artifact_of(task, outcome),
             trace=self.trace_of(task, outcome, stem),
             graph_capture=self.graph_capture_of(task, outcome, stem),
             process=replace(
@@ -445,7 +455,10 @@ class Runner:
         scenario = scenarios.get(task.job.cell.scenario)
         if not scenario.warm_start or verdict.status is not Status.OK:
             return None
-        cache = backends.get(task.job.cell.backend).persistent_cache
+        info = backends.get(task.job.cell.backend)
+        if info.artifact:
+            return WarmStart(warm_start=ARTIFACT_START)
+        cache = info.persistent_cache
         if cache is None or warm is None:
             return WarmStart(warm_start=NO_PERSISTENT_CACHE)
         result, unreadable = self.worker_result(task.job.cell, warm)
@@ -459,6 +472,35 @@ class Runner:
         why = unreadable or (result.outcome or classify(warm, task.timeout_s)).error
         status = "failed" if unreadable or result.outcome is None else str(result.status)
         return WarmStart(warm_start=f"warm worker {status}: {why}")
+
+    def artifact_of(self, task: CellTask, outcome: TaskResult) -> Artifact | None:
+        """An ahead-of-time cell's artefact: the artefact worker's build time (its build_s),
+        the files it wrote, and the cold-start worker's load (its build_s) and first call.
+        None where the backend builds no artefact or its build failed (the cell then
+        carries the exporter's own error)."""
+        if not task.artifact or outcome.artifact is None:
+            return None
+        cell = task.job.cell
+        built, _ = self.worker_result(cell, outcome.artifact)
+        if not built.ok or built.build is None:
+            return None
+        loaded, unreadable = self.worker_result(cell, outcome.load) if outcome.load else (None, "")
+        cold_start = loaded is not None and loaded.ok and loaded.build and loaded.first_call
+        why = unreadable or "no cold-start worker ran"
+        if loaded is not None and outcome.load is not None and not unreadable:
+            why = (loaded.outcome or classify(outcome.load, task.timeout_s)).error or "failed"
+        return Artifact(
+            artifact_build_s=built.build.build_s,
+            artifact_bytes=sum(outcome.artifact_files.values()),
+            artifact_files=dict(outcome.artifact_files),
+            load_s=loaded.build.build_s if cold_start and loaded and loaded.build else None,
+            load_first_call_s=(
+                loaded.first_call.first_call_s
+                if cold_start and loaded and loaded.first_call
+                else None
+            ),
+            artifact_error=None if cold_start else f"the cold-start worker failed: {why}",
+        )
 
     def trace_of(self, task: CellTask, outcome: TaskResult, stem: str) -> Trace | None:
         """The profiling worker's trace, kept under traces/<cell>/, and its top operations

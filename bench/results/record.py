@@ -57,6 +57,10 @@ sentinel        sentinel_before_ms, sentinel_       SentinelWatch.group (bench.w
 warm            warm_start, build_warm_s,               runner.warm_start_of (from the
                 first_call_warm_s, warmup_warm_ms       warm worker's own first call and
                                                         warm-up)
+artifact        artifact_build_s, artifact_bytes,       runner.artifact_of (from the
+                artifact_files, load_s, load_first_     artefact worker's build, the files
+                call_s, artifact_error                  it wrote, and the cold-start
+                                                        worker's load and first call)
 trace           trace_tool, trace_steps, trace_files,   runner.trace_of (from the profiling
                 top_ops, trace_error                    worker's files, bench.analysis.traces)
 graph_capture   capture_tool, graphs, graph_breaks,     runner.graph_capture_of (from the
@@ -391,6 +395,23 @@ class WarmStart(Group):
 
 
 @dataclass(frozen=True)
+class Artifact(Group):
+    """An ahead-of-time backend's artefact and its cold start (docs/aot.md): built once in a
+    worker of its own, then loaded by a fresh process that runs one checked step. Added in
+    schema 2 as optional fields: a record without them (every earlier run) has no group."""
+
+    NAME = "artifact"
+    artifact_build_s: float | None = _f(0)  # export + compile + write, the artefact worker's
+    artifact_bytes: int | None = _f(0)  # every file of the artefact
+    artifact_files: dict[str, int] = field(default_factory=dict)  # path inside it -> bytes
+    load_s: float | None = _f(0)  # the cold-start worker: loading the artefact
+    # Its first (checked) call after the load. The timed worker's own load and first call
+    # are build_s and first_call_s, as every backend's.
+    load_first_call_s: float | None = _f(0)
+    artifact_error: str | None = None  # why a figure is missing (the cold start failed)
+
+
+@dataclass(frozen=True)
 class Process(Group):
     NAME = "process"
     started_utc: str | None = None
@@ -422,6 +443,7 @@ GROUPS: tuple[type[Group], ...] = (
     Contention,
     Sentinel,
     WarmStart,
+    Artifact,
     Trace,
     GraphCapture,
     Process,
@@ -446,6 +468,7 @@ class CellResult:
     contention: Contention | None = None
     sentinel: Sentinel | None = None
     warm: WarmStart | None = None
+    artifact: Artifact | None = None
     trace: Trace | None = None
     graph_capture: GraphCapture | None = None
     process: Process | None = None

@@ -265,6 +265,7 @@ def _measure(
                 trace_dir=job.trace_dir,
                 memory=memory,
                 eager_warmup_loss=job.eager_warmup_loss,
+                artifact_dir=job.artifact_dir,
             )
             verdict = scenarios.get(cell.scenario).measure(m)
     except Exception as exc:

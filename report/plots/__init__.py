@@ -7,6 +7,7 @@ A panel is one mode on one device (``infer · cpu``); colours and markers keep t
 meaning across figures (a backend's colour, a workload's marker).
 """
 
+from report.plots.aot import first_result_vs_step
 from report.plots.base import SVG_RC, THEME, NothingToDraw, backend_palette, styled
 from report.plots.capture import first_call_phases
 from report.plots.comparison import comparison_ratios
@@ -31,6 +32,7 @@ __all__ = [
     "cumulative_time",
     "first_call",
     "first_call_phases",
+    "first_result_vs_step",
     "latency_distributions",
     "peak_memory",
     "speedup_heatmap",

@@ -65,4 +65,11 @@ def build_all(runs: Sequence[Run], options: Options | None = None) -> list[Secti
     section = graph_capture.build(runs, figures + 1, options)
     if section is not None:
         out.append(section)
+        figures += section.figures_used
+    # Across backends: the ahead-of-time cells beside the eager and just-in-time ones.
+    from report.sections import aot
+
+    section = aot.build(runs, figures + 1, options)
+    if section is not None:
+        out.append(section)
     return out

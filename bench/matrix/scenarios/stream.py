@@ -58,6 +58,11 @@ class ShapeStream(Scenario):
         return cells
 
     def not_applicable(self, cell: Cell) -> str | None:
+        if backends.get(cell.backend).artifact:
+            return (
+                f"{cell.backend} builds an artefact per cell: the stream scenario has no "
+                "artefact phase (its lengths would each need one, or a dynamic sequence dimension)"
+            )
         if cell.strategy == "dynamic":
             return backends.get(cell.backend).dynamic_not_applicable()
         return None

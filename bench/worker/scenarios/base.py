@@ -8,20 +8,20 @@ import abc
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import models
+from bench.backends.base import ArtifactBackend, Backend
 from bench.matrix.cells import Cell
+from bench.matrix.job import ARTIFACT_PHASE
 from bench.matrix.profiles import Settings
 from bench.results.record import Build, CellResult, Outcome
 from bench.worker.memory import MemoryWatch
 from bench.worker.timing import Clock
 from bench.worker.window import SampleWindow
-
-if TYPE_CHECKING:
-    from bench.backends.base import Backend
 
 
 @dataclass
@@ -70,6 +70,9 @@ class Measurement:
     def end_steady(self) -> None:
         if self.memory is not None:
             self.memory.end_steady(self.backend)
+    # An ahead-of-time backend: the cell's artefact directory (written in phase "artifact",
+    # loaded in every later phase).
+    artifact_dir: str | None = None
 
     def record(self, **groups: Any) -> None:
         self.result = replace(self.result, **groups)
@@ -100,13 +103,27 @@ class ScenarioMeasure(abc.ABC):
         """Measure the cell, recording each stage's group in ``m``; returns the verdict."""
 
 
-def build_model(m: Measurement, cfg: Any, params: dict, strategy: str = "exact") -> None:
-    """Build the backend's model and step (timed: ``build_s``); record the FLOP count."""
-    cell = m.cell
+def build_model(
+    m: Measurement, cfg: Any, params: dict, strategy: str = "exact", batch: tuple | None = None
+) -> None:
+    """Build the backend's model and step (timed: ``build_s``); record the FLOP count.
+
+    An ahead-of-time backend (bench.backends.base.ArtifactBackend) is told its artefact's
+    directory first. In the artefact worker (phase ``artifact``) ``build_s`` is the whole
+    build of the artefact: the model, then its export for ``batch`` and the files written;
+    in every later worker it is the artefact's load."""
+    cell, backend = m.cell, m.backend
+    aot = backend if isinstance(backend, ArtifactBackend) and m.artifact_dir else None
+    exporting = aot is not None and m.phase == ARTIFACT_PHASE
+    if aot is not None:
+        aot.use_artifact(Path(str(m.artifact_dir)), export=exporting)
     start = m.clock()
-    m.backend.build(
+    backend.build(
         cell.model, cfg, params, cell.mode, cell.device, strategy=strategy, precision=cell.precision
     )
+    if aot is not None and exporting:
+        assert batch is not None, "the artefact worker exports for the cell's batch"
+        aot.export_artifact(aot.put(batch), Path(str(m.artifact_dir)))
     build_s = m.clock() - start
     if models.is_user_model(cell.model):
         # A user's model: counted with its reference, in that process (untimed).

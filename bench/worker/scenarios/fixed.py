@@ -6,6 +6,9 @@ reference (a mismatch is never timed), warm up and check again (what is timed is
 was checked), take synced samples, then time as many steps back to back with one sync at
 the end (throughput) and check the last of them. A backend whose compilation
 persists between processes gets a second, warm worker that stops after its first call.
+An ahead-of-time backend's cell first builds its artefact (phase ``artifact``: build and
+export, nothing run), then a cold start loads it and stops after its checked first call
+(phase ``load``), before the worker above, which loads it too (docs/aot.md).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 
 import models
 from bench.matrix.cells import Cell
-from bench.matrix.job import TRACE_STEPS
+from bench.matrix.job import ARTIFACT_PHASE, LOAD_PHASE, TRACE_STEPS
 from bench.results.record import FirstCall, Outcome, Status, Steady
 from bench.worker import capture
 from bench.worker.parity import (
@@ -100,10 +103,17 @@ class FixedShapesMeasure(ScenarioMeasure):
             build_model(m, cfg, params)
             data = m.backend.put(batch)
             return capture.diagnose(m, [data] * (1 + capture.AFTER_STEPS))
+        if m.phase == ARTIFACT_PHASE:  # an ahead-of-time backend: build the artefact only
+            cell = m.cell
+            cfg, params, batch = inputs(cell.model, cell.profile, cell.batch_size, m.settings.seed)
+            build_model(m, cfg, params, batch=batch)
+            return Outcome(Status.OK)
         checks = Checks(m)
         data, mismatch = first_call(m, checks)
         if mismatch is not None:
             return mismatch  # a backend that disagrees with the reference is never timed
+        if m.phase == LOAD_PHASE:  # the cold start: load, one checked step, nothing more
+            return Outcome(Status.OK)
         if m.phase == "trace":  # after the measured workers: nothing timed here is kept
             mismatch = steady_state(m, data, checks, samples=False)
             return mismatch or trace_steps(m, data)
