@@ -56,8 +56,8 @@ def framework(name: str) -> FrameworkInfo:
 def cache_env(backend_name: str) -> dict[str, str]:
     """The compile-cache variables a cell's workers get (``{cache_dir}`` to fill in): its
     framework's whole ``cache_env`` where the backend's compilation persists between
-    processes or it builds an artefact, else the CUDA driver's JIT cache alone (DRIVER_CACHE_ENV: an eager cell's
-    kernels are compiled by the driver too)."""
+    processes or it builds an artefact, else the CUDA driver's JIT cache alone
+    (DRIVER_CACHE_ENV: an eager cell's kernels are compiled by the driver too)."""
     info = get(backend_name)
     env = framework(info.framework).cache_env
     if info.persistent_cache or info.artifact:  # an artefact is built from empty caches
