@@ -297,7 +297,23 @@ def tests(session: nox.Session) -> None:
     _ensure_chromium(session)
     # ray: the Ray executor's tests run real tasks; nox: tests/test_install.py reads this file.
     _install(session, "all,ray,test,nox")
+    _install_suites(session)
     session.run("pytest", "-m", "not gpu", *session.posargs)
+
+
+# What the suites' tests need (tests/test_suites.py): transformers (about 14 MB, 45 MB with what it
+# brings), keras-hub without its dependencies (its tensorflow-text requires the full tensorflow
+# beside tensorflow-cpu; keras-hub imports only absl-py, regex and tokenizers). Not torchvision
+# or timm: torchvision's build for the CPU torch is only on PyTorch's CPU index, which a machine
+# that finds torch elsewhere (a folder of wheels) may not reach; PyPI's is built against CUDA
+# torch and does not import beside the CPU one. Their tests skip, saying so, where it is missing.
+SUITES_PACKAGES = ("transformers", "absl-py", "regex", "tokenizers")
+SUITES_NO_DEPS = ("keras-hub",)
+
+
+def _install_suites(session: nox.Session, constraints: str = CPU_CONSTRAINTS) -> None:
+    session.install("-c", constraints, *SUITES_PACKAGES)
+    session.install("--no-deps", "-c", constraints, *SUITES_NO_DEPS)
 
 
 @nox.session

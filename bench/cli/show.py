@@ -7,10 +7,12 @@ import json
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 import models
+from models import suites
 from bench import backends
 from bench.analysis import metrics, summary
 from bench.matrix import scenarios
@@ -92,6 +94,13 @@ def cmd_list(a: argparse.Namespace, out: Console) -> int:
             "models",
             ("model", *(f"{p} (batch)" for p in PROFILE_NAMES)),
             [(r[0].strip("`"), *r[1:]) for r in model_rows()],
+        )
+    )
+    out.print(
+        _table(
+            escape(f"suites (--models PREFIX/NAME; pip install '{suites.EXTRA}')"),
+            ("suite", "models", "installed here", "what it is"),
+            suites.rows(),
         )
     )
     cuda_reason = environment.cuda_unavailable_reason()
