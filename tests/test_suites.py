@@ -51,15 +51,26 @@ def needs(name: str):
 @pytest.mark.parametrize("profile", suites.PROFILES)
 def test_every_suite_name_resolves_to_a_factory_of_its_profile(monkeypatch, profile):
     monkeypatch.setattr(suites.Suite, "missing", lambda self: [])
-    issue = {"torchvision/resnet50", "torchvision/vit_b_16", "torchvision/mobilenet_v3_large",
-             "timm/convnext_tiny", "hf/bert-base", "hf/gpt2", "hf/t5-small", "hf/llama",
-             "keras-hub/gpt2", "keras-hub/bert-base"}  # fmt: skip
+    issue = {
+        "torchvision/resnet50",
+        "torchvision/vit_b_16",
+        "torchvision/mobilenet_v3_large",
+        "timm/convnext_tiny",
+        "hf/bert-base",
+        "hf/gpt2",
+        "hf/t5-small",
+        "hf/llama",
+        "keras-hub/gpt2",
+        "keras-hub/bert-base",
+    }
     assert issue <= set(suites.names())
     for name in suites.names():
         module, function = suites.source(name, profile).split(":")
         assert function.endswith(f"_{profile}")
         path = REPO / Path(*module.split(".")).with_suffix(".py")
-        defined = {f.name for f in ast.parse(path.read_text()).body if isinstance(f, ast.FunctionDef)}
+        defined = {
+            f.name for f in ast.parse(path.read_text()).body if isinstance(f, ast.FunctionDef)
+        }
         assert function in defined, f"{name}: {path} defines no {function}"
 
 
@@ -96,8 +107,15 @@ def test_bench_list_shows_each_suite_and_whether_it_is_installed(monkeypatch, ca
 
 
 def test_a_suite_model_names_a_cell_and_keeps_its_slash_out_of_file_names():
-    data = {"scenario": "fixed", "model": "hf/gpt2", "profile": "quick", "backend": "torch-eager",
-            "mode": "infer", "device": "cpu", "batch_size": 2}  # fmt: skip
+    data = {
+        "scenario": "fixed",
+        "model": "hf/gpt2",
+        "profile": "quick",
+        "backend": "torch-eager",
+        "mode": "infer",
+        "device": "cpu",
+        "batch_size": 2,
+    }
     cell = cell_from_json(data, "cells.jsonl:1")
     assert cell.model == "hf/gpt2"
     assert "/" not in cell.file_stem(3) and "hf+gpt2" in cell.file_stem(3)
@@ -112,9 +130,18 @@ def test_a_suite_model_names_a_cell_and_keeps_its_slash_out_of_file_names():
 def test_the_cost_prior_of_a_suite_model_comes_from_its_counted_flops_and_tensors():
     """Not a constant: the check's FLOPs and parameter tensors (models.user's registry)."""
     for name, flops, tensors in (("hf/gpt2", 6.8e9, 30), ("hf/llama", 2.4e9, 21)):
-        user.register(name, {"source": f"models.suites.hf:{name[3:]}_quick", "framework": "torch",
-                             "batch_size": 2, "example_bytes": 512, "describe": "",
-                             "flops_infer": flops, "parameter_tensors": tensors})  # fmt: skip
+        user.register(
+            name,
+            {
+                "source": f"models.suites.hf:{name[3:]}_quick",
+                "framework": "torch",
+                "batch_size": 2,
+                "example_bytes": 512,
+                "describe": "",
+                "flops_infer": flops,
+                "parameter_tensors": tensors,
+            },
+        )
     gpt2, llama = cost.derived_factor("hf/gpt2", "quick"), cost.derived_factor("hf/llama", "quick")
     assert gpt2 == pytest.approx((6.8e9 / 1e9) ** 0.1 * (30 / 10) ** 0.25)
     assert llama == pytest.approx((2.4e9 / 1e9) ** 0.1 * (21 / 10) ** 0.25)
@@ -133,9 +160,16 @@ def register(name: str, profile: str = "quick") -> user.UserSpec:
     source = suites.source(name, profile)
     made = user.load(source)
     x, y = made.make_batch(1, 0)
-    user.register(name, {"source": source, "framework": made.framework,
-                         "batch_size": made.batch_size, "example_bytes": int(x.nbytes + y.nbytes),
-                         "describe": ""})  # fmt: skip
+    user.register(
+        name,
+        {
+            "source": source,
+            "framework": made.framework,
+            "batch_size": made.batch_size,
+            "example_bytes": int(x.nbytes + y.nbytes),
+            "describe": "",
+        },
+    )
     return user.spec(name)
 
 
@@ -235,8 +269,11 @@ socket.socket.connect = _guarded
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_suite_models_run_offline_and_leave_every_cache_empty(tmp_path, monkeypatch):
-    names = [n for n in ("hf/gpt2", "torchvision/resnet50", "keras-hub/gpt2")
-             if not suites.SUITES[n.split("/")[0]].missing()]  # fmt: skip
+    names = [
+        n
+        for n in ("hf/gpt2", "torchvision/resnet50", "keras-hub/gpt2")
+        if not suites.SUITES[n.split("/")[0]].missing()
+    ]
     if not names:
         pytest.skip(f"no suite installed ({suites.EXTRA})")
     guard = tmp_path / "guard"
@@ -258,8 +295,19 @@ def test_suite_models_run_offline_and_leave_every_cache_empty(tmp_path, monkeypa
         socket.create_connection(("198.51.100.1", 443), timeout=1)
     net_log.unlink()
     out = tmp_path / "runs"
-    argv = ["run", "--models", ",".join(names), "--backends", "torch-eager,keras-jax",
-            "--modes", "infer,train", "--profile", "quick", "--out-dir", str(out)]  # fmt: skip
+    argv = [
+        "run",
+        "--models",
+        ",".join(names),
+        "--backends",
+        "torch-eager,keras-jax",
+        "--modes",
+        "infer,train",
+        "--profile",
+        "quick",
+        "--out-dir",
+        str(out),
+    ]
     assert cli.main(argv) == 0
     rows = [r.to_json() for r in load_run(next(out.iterdir())).results]
     applicable = [r for r in rows if r["status"] != "not-applicable"]

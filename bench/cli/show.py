@@ -12,7 +12,6 @@ from rich.table import Table
 from rich.text import Text
 
 import models
-from models import suites
 from bench import backends
 from bench.analysis import metrics, summary
 from bench.matrix import scenarios
@@ -24,6 +23,7 @@ from bench.parent import environment
 from bench.results.run_meta import stored
 from bench.results.store import load_run
 from bench.terminal import plain
+from models import suites
 
 
 def backend_rows() -> list[tuple[str, ...]]:

@@ -92,7 +92,8 @@ def names() -> tuple[str, ...]:
 
 
 def function_name(model: str, profile: str) -> str:
-    """The factory of a model's profile in its suite's module: ``bert-base`` -> ``bert_base_quick``."""
+    """A model's factory for a profile in its suite's module (``bert-base``, ``quick``:
+    ``bert_base_quick``)."""
     return f"{re.sub(r'[^0-9A-Za-z_]', '_', model)}_{profile}"
 
 
@@ -101,7 +102,9 @@ def source(name: str, profile: str) -> str:
     name, or a suite whose packages are missing, is a UsageError of one line."""
     found = NAME_FORM.match(name.strip())
     if not found:
-        raise UsageError(f"--models {name!r:.80}: expected a suite model, one of {', '.join(names())}")
+        raise UsageError(
+            f"--models {name!r:.80}: expected a suite model, one of {', '.join(names())}"
+        )
     suite = SUITES[found["suite"]]
     if found["model"] not in suite.models:
         raise UsageError(

@@ -69,8 +69,12 @@ def bert_base(profile: str) -> ModelSpec:
             seed, lambda: Logits(transformers.BertForSequenceClassification(config), _logits)
         )
 
-    return ModelSpec("torch", build=build, make_batch=batches.tokens(size.length, 30522, 2),
-                     batch_size=size.batch)  # fmt: skip
+    return ModelSpec(
+        "torch",
+        build=build,
+        make_batch=batches.tokens(size.length, 30522, 2),
+        batch_size=size.batch,
+    )
 
 
 def gpt2(profile: str) -> ModelSpec:
@@ -90,8 +94,9 @@ def gpt2(profile: str) -> ModelSpec:
     def build(seed: int):
         return seeded(seed, lambda: Logits(transformers.GPT2LMHeadModel(config), _logits))
 
-    return ModelSpec("torch", build=build, make_batch=batches.tokens(size.length, 50257),
-                     batch_size=size.batch)  # fmt: skip
+    return ModelSpec(
+        "torch", build=build, make_batch=batches.tokens(size.length, 50257), batch_size=size.batch
+    )
 
 
 def t5_small(profile: str) -> ModelSpec:
@@ -114,8 +119,9 @@ def t5_small(profile: str) -> ModelSpec:
             lambda: Logits(transformers.T5ForConditionalGeneration(config), _seq2seq_logits),
         )
 
-    return ModelSpec("torch", build=build, make_batch=batches.tokens(size.length, 32128),
-                     batch_size=size.batch)  # fmt: skip
+    return ModelSpec(
+        "torch", build=build, make_batch=batches.tokens(size.length, 32128), batch_size=size.batch
+    )
 
 
 def llama(profile: str) -> ModelSpec:
@@ -136,8 +142,9 @@ def llama(profile: str) -> ModelSpec:
     def build(seed: int):
         return seeded(seed, lambda: Logits(transformers.LlamaForCausalLM(config), _logits))
 
-    return ModelSpec("torch", build=build, make_batch=batches.tokens(size.length, 32000),
-                     batch_size=size.batch)  # fmt: skip
+    return ModelSpec(
+        "torch", build=build, make_batch=batches.tokens(size.length, 32000), batch_size=size.batch
+    )
 
 
 # The factories the suite's names resolve to (models.suites.source): one per profile.

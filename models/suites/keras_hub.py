@@ -58,8 +58,12 @@ def gpt2(profile: str) -> ModelSpec:
         logits = backbone.token_embedding(hidden, reverse=True)
         return keras.Model(ids, logits, name="gpt2_lm")
 
-    return ModelSpec("keras", build=build, make_batch=batches.tokens(size.length, GPT2_VOCAB),
-                     batch_size=size.batch)  # fmt: skip
+    return ModelSpec(
+        "keras",
+        build=build,
+        make_batch=batches.tokens(size.length, GPT2_VOCAB),
+        batch_size=size.batch,
+    )
 
 
 def bert_base(profile: str) -> ModelSpec:
@@ -86,9 +90,12 @@ def bert_base(profile: str) -> ModelSpec:
         logits = keras.layers.Dense(2, name="classifier")(out["pooled_output"])
         return keras.Model(ids, logits, name="bert_classifier")
 
-    return ModelSpec("keras", build=build,
-                     make_batch=batches.tokens(size.length, BERT_VOCAB, classes=2),
-                     batch_size=size.batch)  # fmt: skip
+    return ModelSpec(
+        "keras",
+        build=build,
+        make_batch=batches.tokens(size.length, BERT_VOCAB, classes=2),
+        batch_size=size.batch,
+    )
 
 
 def gpt2_quick() -> ModelSpec:

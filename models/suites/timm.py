@@ -23,8 +23,12 @@ def convnext_tiny(profile: str) -> ModelSpec:
             "convnext_tiny", pretrained=False, num_classes=CLASSES, drop_path_rate=0.0
         )
 
-    return ModelSpec("torch", build=lambda seed: seeded(seed, make),
-                     make_batch=batches.images(size.image, CLASSES), batch_size=size.batch)  # fmt: skip
+    return ModelSpec(
+        "torch",
+        build=lambda seed: seeded(seed, make),
+        make_batch=batches.images(size.image, CLASSES),
+        batch_size=size.batch,
+    )
 
 
 def convnext_tiny_quick() -> ModelSpec:

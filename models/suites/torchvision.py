@@ -33,8 +33,12 @@ VIT_LAYERS = {"quick": 4, "full": 12}
 
 def _spec(profile: str, make) -> ModelSpec:
     size = SIZES[profile]
-    return ModelSpec("torch", build=lambda seed: seeded(seed, make),
-                     make_batch=batches.images(size.image, CLASSES), batch_size=size.batch)  # fmt: skip
+    return ModelSpec(
+        "torch",
+        build=lambda seed: seeded(seed, make),
+        make_batch=batches.images(size.image, CLASSES),
+        batch_size=size.batch,
+    )
 
 
 def resnet50(profile: str) -> ModelSpec:
