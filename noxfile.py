@@ -64,8 +64,9 @@ GPU_DEFAULT_MATRIX = (
 # GRAPHBENCH_TORCH_INDEX overrides that index: a mirror's URL, a folder of wheels, or `pypi`.
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_INDEX_VAR = "GRAPHBENCH_TORCH_INDEX"
-# The extras that bring in torch (`all` holds `torch`); the other CPU installs need no index.
-TORCH_EXTRAS = (REGISTRY.FRAMEWORKS["torch"].extra, "all")
+# The extras that bring in torch (`all` holds `torch`; `suites` torchvision, whose CPU build
+# lies on the same index); the other CPU installs need no index.
+TORCH_EXTRAS = (REGISTRY.FRAMEWORKS["torch"].extra, "all", "suites")
 # The probe of the index ends within this, however the network fails (refused, silent, DNS).
 PROBE_TIMEOUT_S = 5.0
 # pip's look for the pinned wheel elsewhere (find-links, the configured indexes), bounded.
