@@ -4,6 +4,7 @@
 Every model keeps its published architecture; the quick profile (2 CPU cores) feeds 64x64
 images, batch 2, and runs ViT-B/16 with 4 of its 12 encoder layers (on 64x64 it sees 16
 patches); the full profile feeds 224x224 images at the published depth. 1000 classes.
+ViT's classifier head, which torchvision zeroes, is drawn (normal, std 0.02).
 MobileNetV3's classifier dropout is 0, so that a training step's loss is one function of
 the weights, the same in the float64 reference as on every backend.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torchvision import models as tv
 
 from bench.model_spec import ModelSpec
@@ -47,9 +49,9 @@ def resnet50(profile: str) -> ModelSpec:
 
 def vit_b_16(profile: str) -> ModelSpec:
     image, layers = SIZES[profile].image, VIT_LAYERS[profile]
-    return _spec(
-        profile,
-        lambda: tv.VisionTransformer(
+
+    def make():
+        model = tv.VisionTransformer(
             image_size=image,
             patch_size=16,
             num_layers=layers,
@@ -57,8 +59,13 @@ def vit_b_16(profile: str) -> ModelSpec:
             hidden_dim=768,
             mlp_dim=3072,
             num_classes=CLASSES,
-        ),
-    )
+        )
+        # torchvision zeroes the classifier head (for fine-tuning from pretrained weights):
+        # its logits would be all zeros, which any backend matches. Drawn instead, as BERT's.
+        torch.nn.init.normal_(model.heads.head.weight, std=0.02)
+        return model
+
+    return _spec(profile, make)
 
 
 def mobilenet_v3_large(profile: str) -> ModelSpec:
