@@ -319,6 +319,9 @@ def test_suite_models_run_offline_and_leave_every_cache_empty(tmp_path, monkeypa
         assert r["flops_per_step"] > 0 and r["flops_counter"]
     assert not net_log.exists(), net_log.read_text()
     for var, folder in caches.items():
-        assert not any(folder.rglob("*")), f"{var}: {sorted(folder.rglob('*'))[:5]}"
+        found = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+        # Keras writes its settings file on its first import (no download): nothing else.
+        allowed = ["keras.json"] if var == "KERAS_HOME" else []
+        assert set(found) <= set(allowed), f"{var}: {found[:5]}"
     meta = json.loads((next(out.iterdir()) / "run.json").read_text())
     assert set(meta["user_models"]) == set(names)
