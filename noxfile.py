@@ -65,8 +65,9 @@ GPU_DEFAULT_MATRIX = (
 # GRAPHBENCH_TORCH_INDEX overrides that index: a mirror's URL, a folder of wheels, or `pypi`.
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_INDEX_VAR = "GRAPHBENCH_TORCH_INDEX"
-# The extras that bring in torch (`all` holds `torch`); the other CPU installs need no index.
-TORCH_EXTRAS = (REGISTRY.FRAMEWORKS["torch"].extra, "all")
+# The extras that bring in torch (`all` holds `torch`; `suites` torchvision, whose CPU build
+# lies on the same index); the other CPU installs need no index.
+TORCH_EXTRAS = (REGISTRY.FRAMEWORKS["torch"].extra, "all", "suites")
 # The probe of the index ends within this, however the network fails (refused, silent, DNS).
 PROBE_TIMEOUT_S = 5.0
 # pip's look for the pinned wheel elsewhere (find-links, the configured indexes), bounded.
@@ -299,7 +300,23 @@ def tests(session: nox.Session) -> None:
     # ray: the Ray executor's tests run real tasks; nox: tests/test_install.py reads this file;
     # onnx (in `all` too, named so a narrower `all` keeps it): the onnxruntime backend's tests.
     _install(session, "all,onnx,ray,test,nox")
+    _install_suites(session)
     session.run("pytest", "-m", "not gpu", *session.posargs)
+
+
+# What the suites' tests need (tests/test_suites.py): transformers (about 14 MB, 45 MB with what it
+# brings), keras-hub without its dependencies (its tensorflow-text requires the full tensorflow
+# beside tensorflow-cpu; keras-hub imports only absl-py, regex and tokenizers). Not torchvision
+# or timm: torchvision's build for the CPU torch is only on PyTorch's CPU index, which a machine
+# that finds torch elsewhere (a folder of wheels) may not reach; PyPI's is built against CUDA
+# torch and does not import beside the CPU one. Their tests skip, saying so, where it is missing.
+SUITES_PACKAGES = ("transformers", "absl-py", "regex", "tokenizers")
+SUITES_NO_DEPS = ("keras-hub",)
+
+
+def _install_suites(session: nox.Session, constraints: str = CPU_CONSTRAINTS) -> None:
+    session.install("-c", constraints, *SUITES_PACKAGES)
+    session.install("--no-deps", "-c", constraints, *SUITES_NO_DEPS)
 
 
 @nox.session

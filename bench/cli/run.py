@@ -81,7 +81,9 @@ def request_from(a: argparse.Namespace) -> tuple[str, MatrixRequest]:
                 raise UsageError(f"--{option} applies to --scenario {other.name} only")
             options[option] = check.names(f"--{option}", text, valid)
     model_names = (
-        None if a.models is None else user_models.model_names(a.models, models.MODEL_NAMES)
+        None
+        if a.models is None
+        else user_models.model_names(a.models, models.MODEL_NAMES, a.profile)
     )
     if a.models is not None and a.models.strip() == "all":
         model_names = scenario.models()

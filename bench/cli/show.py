@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -22,6 +23,7 @@ from bench.parent import environment
 from bench.results.run_meta import stored
 from bench.results.store import load_run
 from bench.terminal import plain
+from models import suites
 
 
 def backend_rows() -> list[tuple[str, ...]]:
@@ -92,6 +94,13 @@ def cmd_list(a: argparse.Namespace, out: Console) -> int:
             "models",
             ("model", *(f"{p} (batch)" for p in PROFILE_NAMES)),
             [(r[0].strip("`"), *r[1:]) for r in model_rows()],
+        )
+    )
+    out.print(
+        _table(
+            escape(f"suites (--models PREFIX/NAME; pip install '{suites.EXTRA}')"),
+            ("suite", "models", "installed here", "what it is"),
+            suites.rows(),
         )
     )
     cuda_reason = environment.cuda_unavailable_reason()

@@ -15,22 +15,28 @@ from bench.cli import args as check
 from bench.errors import UsageError
 from bench.matrix.cells import Cell
 from bench.parent.worker_env import importable
-from models import user
+from models import suites, user
 
 CHECK_TIMEOUT_S = 600.0
 
 
-def model_names(text: str, zoo: tuple[str, ...]) -> tuple[str, ...]:
+def model_names(text: str, zoo: tuple[str, ...], profile: str = "quick") -> tuple[str, ...]:
     """The models of ``--models a,b`` in order: zoo names checked as before, each user's
-    source checked and registered under its cell name (``my_model.py:make``)."""
+    source checked and registered under its cell name (``my_model.py:make``), each suite
+    model (``hf/gpt2``, models.suites) as the user's model its profile's factory is,
+    registered under its prefixed name."""
     parts = [p.strip() for p in text.split(",")]
-    if not any(user.is_source(p) for p in parts):
+    if not any(user.is_source(p) or suites.looks_like_suite_name(p) for p in parts):
         return check.names("--models", text, zoo)
     if any(not p for p in parts):
         check.names("--models", text, zoo)  # the zoo's message for an empty name
     names = []
     for part in parts:
-        if user.is_source(part):
+        if suites.looks_like_suite_name(part):
+            source = user.parse(suites.source(part, profile))
+            user.register(part, checked(source))
+            names.append(part)
+        elif user.is_source(part):
             source = user.parse(part)
             user.register(source.name, checked(source))
             names.append(source.name)

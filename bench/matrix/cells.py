@@ -65,11 +65,17 @@ class Cell:
             text += f" {self.stream} {self.strategy}"
         return text + (f" r{self.repetition}" if self.repetition != 1 else "")
 
+    @property
+    def model_in_path(self) -> str:
+        """The model's name as part of a file's name: a suite model's one ``/``
+        (``hf/gpt2``, models.suites) written as ``+``; every other name has none."""
+        return self.model.replace("/", "+")
+
     def file_stem(self, index: int) -> str:
         """A name for this cell's log files: only names checked against the registries."""
         parts = (
             f"{index:03d}",
-            self.model,
+            self.model_in_path,
             self.backend,
             self.mode,
             f"b{self.batch_size}",

@@ -17,7 +17,9 @@ framework, or the user's file, until a worker asks for it:
   own backends, a Keras model the Keras backends (which run nothing else).
 
 A cell names the model ``FILE.py:FUNCTION`` (the file's name without its folder) or
-``package.module:FUNCTION``: a name without a path separator, as every cell's model is.
+``package.module:FUNCTION``: a name without a path separator, as every cell's model is but a
+suite model's (``hf/gpt2``, models.suites: registered here under that name, its one ``/``
+written as ``+`` where the name becomes part of a file's name, Cell.file_stem).
 """
 
 from __future__ import annotations
@@ -53,8 +55,11 @@ def is_source(text: str) -> bool:
 
 
 def is_user_name(name: str) -> bool:
-    """Whether a cell's model field is a user's model (``my_model.py:make``)."""
-    return bool(NAME_FORM.match(name))
+    """Whether a cell's model field is a user's model (``my_model.py:make``), or a suite
+    model (``hf/gpt2``, models.suites), which is one registered under its prefixed name."""
+    from models import suites
+
+    return bool(NAME_FORM.match(name)) or suites.is_suite_name(name)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ class FixedShapes(Scenario):
         return cells
 
     def reference_name(self, cell: Cell, seed: int) -> str:
-        return f"{cell.model}-{cell.profile}-b{cell.batch_size}-{cell.mode}-seed{seed}.npz"
+        return f"{cell.model_in_path}-{cell.profile}-b{cell.batch_size}-{cell.mode}-seed{seed}.npz"
 
 
 SCENARIO = FixedShapes()

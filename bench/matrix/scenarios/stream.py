@@ -78,7 +78,7 @@ class ShapeStream(Scenario):
         }
 
     def reference_name(self, cell: Cell, seed: int) -> str:
-        key = f"{cell.model}-{cell.profile}-b{cell.batch_size}-{cell.mode}"
+        key = f"{cell.model_in_path}-{cell.profile}-b{cell.batch_size}-{cell.mode}"
         return f"{key}-{cell.stream}-seed{seed}.npz"
 
 
