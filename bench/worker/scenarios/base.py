@@ -70,6 +70,7 @@ class Measurement:
     def end_steady(self) -> None:
         if self.memory is not None:
             self.memory.end_steady(self.backend)
+
     # An ahead-of-time backend: the cell's artefact directory (written in phase "artifact",
     # loaded in every later phase).
     artifact_dir: str | None = None
