@@ -347,5 +347,5 @@ def test_the_gpu_docs_state_bench_gpus_length_with_its_repetitions():
     assert f"full profile, {default} (estimate)" in docs
     assert f"interleaved), {default} on one H100-class GPU" in docs
     everything = _bench_gpu_hours({"--models": "all", "--backends": "all"})
-    assert f"max-autotune added) {everything}" in docs
+    assert f"ahead-of-time backends added) {everything}" in docs
     assert _bench_gpu_hours({"--repeats": "1"}) != default  # the repetitions count
