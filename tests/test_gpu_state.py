@@ -279,7 +279,9 @@ def test_every_cell_of_every_cuda_framework_gets_a_driver_jit_cache_of_its_own()
             continue
         env = backends.cache_env(name)
         assert env.get("CUDA_CACHE_PATH") == "{cache_dir}/cuda-jit", name
-        if not info.persistent_cache:  # an eager cell gets no compile cache but this one
+        if info.persistent_cache or info.artifact:  # its compile caches, empty at first
+            assert set(env) == set(backends.framework(info.framework).cache_env), name
+        else:  # an eager cell gets no compile cache but this one
             assert set(env) == {"CUDA_CACHE_PATH"}, name
 
 
