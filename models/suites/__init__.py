@@ -78,7 +78,7 @@ NAME_FORM = re.compile(rf"^(?P<suite>{'|'.join(map(re.escape, SUITES))})/(?P<mod
 def is_suite_name(name: str) -> bool:
     """Whether a --models entry or a cell's model is a suite model (``hf/gpt2``)."""
     found = NAME_FORM.match(name)
-    return bool(found) and found["model"] in SUITES[found["suite"]].models
+    return found is not None and found["model"] in SUITES[found["suite"]].models
 
 
 def looks_like_suite_name(text: str) -> bool:
