@@ -50,6 +50,24 @@ def _seq2seq_logits(model, x):
     return model(input_ids=x, decoder_input_ids=x).logits
 
 
+def _spec(
+    size: Size, model_class, config, vocab: int, classes: int | None = None, logits=_logits
+) -> ModelSpec:
+    """The suite's ModelSpec for one HuggingFace model class and its config: the module built
+    from the config with weights drawn from the seed, its logits as the output, a seeded
+    batch of token ids (and, for a classifier of ``classes``, one class per sequence)."""
+
+    def build(seed: int):
+        return seeded(seed, lambda: Logits(model_class(config), logits))
+
+    return ModelSpec(
+        "torch",
+        build=build,
+        make_batch=batches.tokens(size.length, vocab, classes),
+        batch_size=size.batch,
+    )
+
+
 def bert_base(profile: str) -> ModelSpec:
     size = SIZES["bert-base"][profile]
     config = transformers.BertConfig(
@@ -63,18 +81,7 @@ def bert_base(profile: str) -> ModelSpec:
         attention_probs_dropout_prob=0.0,
         num_labels=2,
     )
-
-    def build(seed: int):
-        return seeded(
-            seed, lambda: Logits(transformers.BertForSequenceClassification(config), _logits)
-        )
-
-    return ModelSpec(
-        "torch",
-        build=build,
-        make_batch=batches.tokens(size.length, 30522, 2),
-        batch_size=size.batch,
-    )
+    return _spec(size, transformers.BertForSequenceClassification, config, 30522, 2)
 
 
 def gpt2(profile: str) -> ModelSpec:
@@ -90,13 +97,7 @@ def gpt2(profile: str) -> ModelSpec:
         attn_pdrop=0.0,
         use_cache=False,
     )
-
-    def build(seed: int):
-        return seeded(seed, lambda: Logits(transformers.GPT2LMHeadModel(config), _logits))
-
-    return ModelSpec(
-        "torch", build=build, make_batch=batches.tokens(size.length, 50257), batch_size=size.batch
-    )
+    return _spec(size, transformers.GPT2LMHeadModel, config, 50257)
 
 
 def t5_small(profile: str) -> ModelSpec:
@@ -112,15 +113,8 @@ def t5_small(profile: str) -> ModelSpec:
         dropout_rate=0.0,
         use_cache=False,
     )
-
-    def build(seed: int):
-        return seeded(
-            seed,
-            lambda: Logits(transformers.T5ForConditionalGeneration(config), _seq2seq_logits),
-        )
-
-    return ModelSpec(
-        "torch", build=build, make_batch=batches.tokens(size.length, 32128), batch_size=size.batch
+    return _spec(
+        size, transformers.T5ForConditionalGeneration, config, 32128, logits=_seq2seq_logits
     )
 
 
@@ -138,13 +132,7 @@ def llama(profile: str) -> ModelSpec:
         attention_dropout=0.0,
         use_cache=False,
     )
-
-    def build(seed: int):
-        return seeded(seed, lambda: Logits(transformers.LlamaForCausalLM(config), _logits))
-
-    return ModelSpec(
-        "torch", build=build, make_batch=batches.tokens(size.length, 32000), batch_size=size.batch
-    )
+    return _spec(size, transformers.LlamaForCausalLM, config, 32000)
 
 
 # The factories the suite's names resolve to (models.suites.source): one per profile.
